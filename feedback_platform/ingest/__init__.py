@@ -1,0 +1,1 @@
+"""Ingestion of event drops into ``raw.feedback_events`` with quarantine and file bookkeeping."""

@@ -1,0 +1,264 @@
+"""Ingest one drop file as one transaction: events, quarantine and the file's ledger row.
+
+``raw.ingested_files`` is the ledger: a file whose sha256 is in it is a no-op under any name,
+and for every file ``rows_valid + rows_quarantined + rows_duplicate = rows_read``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from feedback_platform.ingest.pseudonymize import USER_ID_IN_TEXT, key_table
+from feedback_platform.ingest.readers import stage_file
+from feedback_platform.ingest.validate import EVENT_COLUMNS, VALIDATE_SQL
+from feedback_platform.warehouse import ensure_raw_schema
+
+
+@dataclass(frozen=True)
+class FileIngestResult:
+    file_name: str
+    sha256: str
+    already_ingested: bool = False
+    rows_read: int = 0
+    rows_valid: int = 0
+    rows_quarantined: int = 0
+    rows_duplicate: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(8 * 1024 * 1024):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def ingest_file(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    user_salt: str,
+    ingested_at: datetime | None = None,
+    before_commit: Callable[[], None] | None = None,
+) -> FileIngestResult:
+    """Load ``path`` into the raw tables, all or nothing.
+
+    ``before_commit`` runs inside the transaction just before it commits; tests use it to
+    prove that a failure at that point leaves nothing of the file behind.
+    """
+    ensure_raw_schema(con)
+    sha256 = file_sha256(path)
+    if con.execute("select 1 from raw.ingested_files where sha256 = ?", [sha256]).fetchone():
+        return FileIngestResult(file_name=path.name, sha256=sha256, already_ingested=True)
+
+    ingested_at = (ingested_at or datetime.now(UTC)).replace(tzinfo=None)
+    con.begin()
+    try:
+        stage_file(con, path)
+        con.execute(VALIDATE_SQL)
+        _register_user_keys(con, user_salt)
+        con.execute(_CLASSIFY_SQL)
+        params = {"source_file": path.name, "ingested_at": ingested_at}
+        con.execute(_INSERT_EVENTS_SQL, params)
+        con.execute(_INSERT_QUARANTINE_SQL, params)
+        result = _file_result(con, path.name, sha256)
+        con.execute(
+            "insert into raw.ingested_files values (?, ?, ?, ?, ?, ?, ?)",
+            [
+                result.file_name,
+                result.sha256,
+                result.rows_read,
+                result.rows_valid,
+                result.rows_quarantined,
+                result.rows_duplicate,
+                ingested_at,
+            ],
+        )
+        if before_commit is not None:
+            before_commit()
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    return result
+
+
+def _register_user_keys(con: duckdb.DuckDBPyConnection, salt: str) -> None:
+    values = {
+        row[0]
+        for row in con.execute(
+            "select distinct user_id from validated_rows where user_id is not null"
+        ).fetchall()
+    }
+    escaped = {
+        row[0]
+        for row in con.execute(
+            f"""
+            select distinct coalesce(
+                nullif(regexp_extract(raw_text, '{USER_ID_IN_TEXT}', 1), ''),
+                nullif(regexp_extract(raw_text, '{USER_ID_IN_TEXT}', 2), '')
+            )
+            from validated_rows
+            where reason is not null
+            """
+        ).fetchall()
+        if row[0] is not None
+    }
+    keys = key_table(values, escaped, salt)
+    table = pa.table(
+        {"raw_value": pa.array(list(keys), pa.string()), "user_key": pa.array(list(keys.values()))}
+    )
+    con.register("user_key_batch", table)
+    con.execute("create or replace temp table user_keys as select * from user_key_batch")
+    con.unregister("user_key_batch")
+
+
+def _event_values() -> list[tuple[str, str]]:
+    """(column, expression) of every stored event field: the user id swapped for its key."""
+    return [(name, "k.user_key" if name == "user_id" else f"v.{name}") for name in EVENT_COLUMNS]
+
+
+_PAYLOAD = "struct_pack(" + ", ".join(f"{name} := {expr}" for name, expr in _event_values()) + ")"
+_EVENT_SELECT = ", ".join(f"{expr} as {name}" for name, expr in _event_values())
+
+
+_CLASSIFY_SQL = f"""
+create or replace temp table classified_rows as
+with valid as (
+    select
+        v.line_number,
+        v.event_id,
+        md5(to_json({_PAYLOAD})) as payload_hash
+    from validated_rows as v
+    join user_keys as k on k.raw_value = v.user_id
+    where v.reason is null
+),
+
+ranked as (
+    select
+        *,
+        first_value(payload_hash) over (partition by event_id order by line_number)
+            as first_payload_hash,
+        row_number() over (partition by event_id order by line_number) as occurrence
+    from valid
+),
+
+known as (
+    select distinct event_id, payload_hash as known_payload_hash
+    from raw.feedback_events
+    where event_id in (select event_id from valid)
+),
+
+final as (
+    select
+        ranked.line_number,
+        ranked.payload_hash,
+        case
+            when known.event_id is not null and known.known_payload_hash = ranked.payload_hash
+                then 'duplicate'
+            when known.event_id is not null then 'duplicate_conflict'
+            when occurrence = 1 then 'new'
+            when first_payload_hash = ranked.payload_hash then 'duplicate'
+            else 'duplicate_conflict'
+        end as status
+    from ranked
+    left join known using (event_id)
+)
+
+select * from final
+"""
+
+_INSERT_EVENTS_SQL = f"""
+insert into raw.feedback_events by name
+select
+    {_EVENT_SELECT},
+    c.payload_hash,
+    $source_file as source_file,
+    v.line_number,
+    $ingested_at as ingested_at
+from validated_rows as v
+join classified_rows as c using (line_number)
+join user_keys as k on k.raw_value = v.user_id
+where c.status = 'new'
+order by v.line_number
+"""
+
+_INSERT_QUARANTINE_SQL = f"""
+insert into raw.quarantined_events
+with rejected as (
+    select v.line_number, v.raw_text, coalesce(v.reason, c.status) as reason, v.event_id
+    from validated_rows as v
+    left join classified_rows as c using (line_number)
+    where v.reason is not null or c.status = 'duplicate_conflict'
+),
+
+located as (
+    select
+        *,
+        coalesce(
+            nullif(regexp_extract(raw_text, '{USER_ID_IN_TEXT}', 1), ''),
+            nullif(regexp_extract(raw_text, '{USER_ID_IN_TEXT}', 2), '')
+        ) as user_id_as_written
+    from rejected
+),
+
+final as (
+    select
+        $source_file as source_file,
+        located.line_number,
+        case
+            when k.user_key is null then located.raw_text
+            else regexp_replace(
+                located.raw_text, '{USER_ID_IN_TEXT}', '"user_id":"' || k.user_key || '"'
+            )
+        end as raw_text,
+        located.reason,
+        located.event_id,
+        $ingested_at as ingested_at
+    from located
+    left join user_keys as k on k.raw_value = located.user_id_as_written
+)
+
+select * from final order by line_number
+"""
+
+
+def _file_result(con: duckdb.DuckDBPyConnection, file_name: str, sha256: str) -> FileIngestResult:
+    rows_read, rows_valid, rows_duplicate = con.execute(
+        """
+        select
+            (select count(*) from staged_rows),
+            count(*) filter (where status = 'new'),
+            count(*) filter (where status = 'duplicate')
+        from classified_rows
+        """
+    ).fetchone()
+    reasons = dict(
+        con.execute(
+            """
+            select coalesce(v.reason, c.status) as reason, count(*)
+            from validated_rows as v
+            left join classified_rows as c using (line_number)
+            where v.reason is not null or c.status = 'duplicate_conflict'
+            group by all
+            order by 2 desc, 1
+            """
+        ).fetchall()
+    )
+    return FileIngestResult(
+        file_name=file_name,
+        sha256=sha256,
+        rows_read=rows_read,
+        rows_valid=rows_valid,
+        rows_quarantined=sum(reasons.values()),
+        rows_duplicate=rows_duplicate,
+        reasons=reasons,
+    )

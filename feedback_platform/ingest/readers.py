@@ -1,0 +1,231 @@
+"""Read one drop into the temp table ``staged_rows(line_number, raw_text, reject_reason)``.
+
+Every format is reduced to one JSON text per row so that a single SQL validation serves them
+all: JSONL lines are kept as they are, CSV and Parquet rows are rendered with ``to_json``.
+Rows a reader cannot even decode (bad UTF-8, a broken CSV record) are staged with a
+``reject_reason`` so they are quarantined, never dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+SUPPORTED_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet", ".csv")
+
+_CHUNK_BYTES = 64 * 1024 * 1024
+_BOM = b"\xef\xbb\xbf"
+
+STAGED_ROWS_DDL = """
+create or replace temp table staged_rows (
+    line_number bigint not null,
+    raw_text varchar,
+    reject_reason varchar
+)
+"""
+
+
+class UnsupportedFileError(ValueError):
+    """The file's name does not end in a supported drop format."""
+
+
+def drop_format(path: Path) -> str:
+    name = path.name.lower()
+    for suffix in SUPPORTED_SUFFIXES:
+        if name.endswith(suffix):
+            return suffix
+    raise UnsupportedFileError(
+        f"{path.name}: unsupported drop format; expected one of {', '.join(SUPPORTED_SUFFIXES)}"
+    )
+
+
+def is_supported(path: Path) -> bool:
+    return path.name.lower().endswith(SUPPORTED_SUFFIXES)
+
+
+def stage_file(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Fill ``staged_rows`` with every row of ``path``, numbered from 1 in file order."""
+    con.execute(STAGED_ROWS_DDL)
+    fmt = drop_format(path)
+    if fmt in (".jsonl", ".jsonl.gz"):
+        _stage_jsonl(con, path)
+    elif fmt == ".csv":
+        _stage_csv(con, path)
+    else:
+        _stage_parquet(con, path)
+
+
+def _stage_jsonl(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    for batch in _jsonl_batches(path):
+        con.register("jsonl_batch", batch)
+        con.execute("insert into staged_rows select * from jsonl_batch")
+        con.unregister("jsonl_batch")
+
+
+def _jsonl_batches(path: Path) -> Iterator[pa.Table]:
+    """Split the file into lines in large chunks (C speed), numbering physical lines from 1.
+
+    A blank line is not a row; a trailing ``\\r`` (CRLF files) and a leading BOM are not
+    part of the row's text.
+    """
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    next_line_number = 1
+    carry = b""
+    first = True
+    with opener(path, "rb") as handle:
+        while True:
+            chunk = handle.read(_CHUNK_BYTES)
+            if first:
+                chunk = chunk.removeprefix(_BOM)
+                first = False
+            if not chunk:
+                break
+            data = carry + chunk
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                carry = data
+                continue
+            carry = data[cut + 1 :]
+            lines = data[:cut].split(b"\n")
+            yield _lines_table(lines, next_line_number)
+            next_line_number += len(lines)
+    if carry:
+        yield _lines_table([carry], next_line_number)
+
+
+def _lines_table(lines: list[bytes], first_line_number: int) -> pa.Table:
+    """Vectorized when the chunk is valid UTF-8 (the normal case), line by line otherwise."""
+    try:
+        texts = pa.array([line.decode("utf-8") for line in lines], pa.string())
+    except UnicodeDecodeError:
+        return _rows_table(_decode_line_by_line(lines, first_line_number))
+    texts = pc.utf8_rtrim(texts, characters="\r")
+    numbers = pa.array(range(first_line_number, first_line_number + len(lines)), pa.int64())
+    keep = pc.not_equal(pc.utf8_trim_whitespace(texts), "")
+    return pa.table(
+        {
+            "line_number": numbers.filter(keep),
+            "raw_text": texts.filter(keep),
+            "reject_reason": pa.nulls(pc.sum(keep).as_py() or 0, pa.string()),
+        }
+    )
+
+
+def _decode_line_by_line(
+    lines: list[bytes], first_line_number: int
+) -> list[tuple[int, str, str | None]]:
+    rows: list[tuple[int, str, str | None]] = []
+    for offset, line in enumerate(lines):
+        line = line.removesuffix(b"\r")
+        if not line.strip():
+            continue
+        try:
+            rows.append((first_line_number + offset, line.decode("utf-8"), None))
+        except UnicodeDecodeError:
+            text = line.decode("utf-8", errors="replace")
+            rows.append((first_line_number + offset, text, "invalid_encoding"))
+    return rows
+
+
+def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    for batch in _csv_batches(path):
+        con.register("csv_batch", batch)
+        con.execute("insert into staged_rows select * from csv_batch")
+        con.unregister("csv_batch")
+
+
+def _csv_batches(path: Path, batch_rows: int = 50_000) -> Iterator[pa.Table]:
+    """CSV records become JSON objects of their non-empty text cells (typing happens in SQL).
+
+    A record whose cell count differs from the header, or that the CSV grammar cannot parse
+    (an unterminated quote), is staged as ``invalid_csv`` with its original text.
+    ``line_number`` is the physical line the record starts on.
+    """
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
+        lines = _RecordingLines(handle)
+        reader = csv.reader(lines, strict=True)
+        header = next(reader, None)
+        if header is None:
+            return
+        lines.take_record()
+        rows: list[tuple[int, str, str | None]] = []
+        while True:
+            start_line = lines.next_line_number
+            try:
+                record = next(reader)
+            except StopIteration:
+                break
+            except csv.Error:
+                rows.append((start_line, lines.take_record() + lines.rest(), "invalid_csv"))
+                break
+            raw = lines.take_record()
+            if len(record) != len(header):
+                rows.append((start_line, raw.rstrip("\r\n"), "invalid_csv"))
+            elif any(cell.strip() for cell in record):
+                cells = {
+                    key: value for key, value in zip(header, record, strict=True) if value != ""
+                }
+                rows.append((start_line, json.dumps(cells, ensure_ascii=False), None))
+            if len(rows) >= batch_rows:
+                yield _rows_table(rows)
+                rows = []
+        if rows:
+            yield _rows_table(rows)
+
+
+class _RecordingLines:
+    """Line iterator for ``csv.reader`` that remembers the text of the record being read."""
+
+    def __init__(self, handle: io.TextIOBase) -> None:
+        self._handle = handle
+        self._buffer: list[str] = []
+        self.next_line_number = 1
+
+    def __iter__(self) -> _RecordingLines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._handle)
+        self._buffer.append(line)
+        return line
+
+    def take_record(self) -> str:
+        text = "".join(self._buffer)
+        self.next_line_number += text.count("\n")
+        self._buffer = []
+        return text
+
+    def rest(self) -> str:
+        return self._handle.read()
+
+
+def _rows_table(rows: list[tuple[int, str, str | None]]) -> pa.Table:
+    numbers, texts, rejects = zip(*rows, strict=True) if rows else ((), (), ())
+    return pa.table(
+        {
+            "line_number": pa.array(numbers, pa.int64()),
+            "raw_text": pa.array(texts, pa.string()),
+            "reject_reason": pa.array(rejects, pa.string()),
+        }
+    )
+
+
+def _stage_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Parquet rows keep their column names; timestamps with a time zone are rendered in
+    RFC 3339 so they validate like text, naive ones stay offset-less and are quarantined."""
+    con.execute(
+        """
+        insert into staged_rows
+        select row_number() over () as line_number, to_json(r), null
+        from read_parquet(?) r
+        """,
+        [str(path)],
+    )

@@ -1,0 +1,212 @@
+"""SQL that turns ``staged_rows`` into typed events, each with the first contract breach found.
+
+The whole file is validated in one vectorized DuckDB statement built from ``contract.py``;
+there is no per-row Python. The first failing rule names the row's quarantine reason, in the
+order a person would fix them: parse, identity, type, time, then type-specific fields.
+"""
+
+from __future__ import annotations
+
+from feedback_platform import contract
+
+_RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}(:?\d{2})?)$"
+_EPOCH_MS = r"^-?\d{1,15}$"
+_INTEGER = r"^-?\d{1,18}$"
+
+#: Timestamps outside this window are almost always a unit mistake (seconds sent as ms).
+EARLIEST_TIMESTAMP = "2000-01-01"
+LATEST_TIMESTAMP = "2100-01-01"
+
+_JSON_FIELDS = (*contract.TEXT_FIELDS, *contract.INTEGER_FIELDS, "occurred_at", "properties")
+
+
+def _sql_list(values: tuple[str, ...] | list[str]) -> str:
+    return "[" + ", ".join(f"'{value}'" for value in values) + "]"
+
+
+#: Free text may legitimately be empty (a user can delete a whole answer); ids may not.
+_FREE_TEXT_FIELDS = ("prompt", "output", "edited_text", "comment")
+
+
+def _present(field: str) -> str:
+    if field in _FREE_TEXT_FIELDS:
+        return f"(v_{field} is not null)"
+    return f"(nullif(trim(v_{field}), '') is not null)"
+
+
+def _extract_columns() -> str:
+    paths = _sql_list([f"$.{field}" for field in _JSON_FIELDS])
+    return ",\n".join(
+        [
+            f"        json_extract_string(doc, {paths}) as vals",
+            f"        json_type(doc, {paths}) as types",
+        ]
+    )
+
+
+def _unpack_columns() -> str:
+    lines = []
+    for index, field in enumerate(_JSON_FIELDS, start=1):
+        lines.append(f"        vals[{index}] as v_{field}, types[{index}] as t_{field}")
+    return ",\n".join(lines)
+
+
+def _reason_case() -> str:
+    """One ``when`` per rule, first match wins."""
+    rules: list[tuple[str, str]] = [
+        ("reject_reason is not null", "reject_reason"),
+        ("doc is null", "'invalid_json'"),
+        ("json_type(doc) <> 'OBJECT'", "'not_an_object'"),
+    ]
+    for field in contract.COMMON_REQUIRED:
+        rules.append((f"not {_present(field)}", f"'missing_field:{field}'"))
+    rules.append(
+        (
+            f"v_event_type not in ({', '.join(repr(t) for t in contract.EVENT_TYPES)})",
+            "'unknown_event_type'",
+        )
+    )
+    rules.append(
+        (
+            f"v_schema_version is not null and v_schema_version <> '{contract.SCHEMA_VERSION}'",
+            "'unsupported_schema_version'",
+        )
+    )
+    rules.append(("occurred_at is null", "'bad_timestamp'"))
+    for field in contract.TEXT_FIELDS:
+        rules.append(
+            (
+                f"t_{field} is not null and t_{field} not in ('VARCHAR', 'NULL')",
+                f"'bad_value:{field}'",
+            )
+        )
+    for event_type, fields in contract.REQUIRED_BY_TYPE.items():
+        for field in fields:
+            rules.append(
+                (
+                    f"v_event_type = '{event_type}' and not {_present(field)}",
+                    f"'missing_field:{field}'",
+                )
+            )
+    for field, (low, high) in contract.INTEGER_FIELDS.items():
+        value = f"try_cast(trim(v_{field}) as bigint)"
+        bounds = [f"not regexp_matches(trim(v_{field}), '{_INTEGER}')"]
+        if low is not None:
+            bounds.append(f"{value} < {low}")
+        if high is not None:
+            bounds.append(f"{value} > {high}")
+        rules.append((f"{_present(field)} and ({' or '.join(bounds)})", f"'bad_value:{field}'"))
+    rules.append(
+        (
+            "t_properties is not null and t_properties <> 'NULL' and properties is null",
+            "'bad_value:properties'",
+        )
+    )
+    whens = "\n".join(f"            when {condition} then {reason}" for condition, reason in rules)
+    return f"        case\n{whens}\n        end as reason"
+
+
+def _occurred_at() -> str:
+    return f"""        case
+            when t_occurred_at in ('BIGINT', 'UBIGINT')
+                or (t_occurred_at = 'VARCHAR'
+                    and regexp_matches(trim(v_occurred_at), '{_EPOCH_MS}'))
+                then make_timestamp(trim(v_occurred_at)::bigint * 1000)
+            when t_occurred_at = 'VARCHAR' and regexp_matches(trim(v_occurred_at), '{_RFC3339}')
+                then try_cast(trim(v_occurred_at) as timestamptz)::timestamp
+        end"""
+
+
+#: The event columns of ``validated_rows``.
+#: ``user_id`` here is still the product's id; it is replaced by its key before anything is stored.
+EVENT_COLUMNS = (
+    "occurred_at",
+    *contract.TEXT_FIELDS,
+    *contract.INTEGER_FIELDS,
+    "properties",
+)
+
+
+def _typed_event_columns() -> str:
+    columns = []
+    for name in EVENT_COLUMNS:
+        if name in contract.INTEGER_FIELDS:
+            columns.append(f"try_cast(trim(v_{name}) as bigint) as {name}")
+        elif name == "schema_version":
+            columns.append(
+                f"coalesce(v_schema_version, '{contract.SCHEMA_VERSION}') as schema_version"
+            )
+        elif name in ("occurred_at", "properties"):
+            columns.append(name)
+        else:
+            columns.append(f"v_{name} as {name}")
+    return ",\n".join(f"        {column}" for column in columns)
+
+
+VALIDATE_SQL = f"""
+create or replace temp table validated_rows as
+with parsed as (
+    select
+        line_number,
+        raw_text,
+        reject_reason,
+        case when reject_reason is null then try(json(raw_text)) end as doc
+    from staged_rows
+),
+
+extracted as (
+    select
+        *,
+{_extract_columns()}
+    from parsed
+),
+
+unpacked as (
+    select
+        * exclude (vals, types),
+{_unpack_columns()}
+    from extracted
+),
+
+typed as (
+    select
+        *,
+{_occurred_at()} as occurred_at_candidate,
+        case
+            when t_properties = 'OBJECT' then json_extract(doc, '$.properties')
+            when t_properties = 'VARCHAR' then try(json(v_properties))
+        end as properties_candidate
+    from unpacked
+),
+
+checked as (
+    select
+        * exclude (occurred_at_candidate, properties_candidate),
+        case
+            when occurred_at_candidate >= timestamp '{EARLIEST_TIMESTAMP}'
+                and occurred_at_candidate < timestamp '{LATEST_TIMESTAMP}'
+                then occurred_at_candidate
+        end as occurred_at,
+        case when json_type(properties_candidate) = 'OBJECT' then properties_candidate end
+            as properties
+    from typed
+),
+
+reasoned as (
+    select
+        *,
+{_reason_case()}
+    from checked
+),
+
+final as (
+    select
+        line_number,
+        raw_text,
+        reason,
+{_typed_event_columns()}
+    from reasoned
+)
+
+select * from final
+"""

@@ -1,0 +1,86 @@
+"""One settings object, read from the environment, shared by the CLI, Dagster and the tests.
+
+Every path the platform touches hangs off ``FEEDBACK_PLATFORM_HOME`` so that a test (or a
+second deployment) gets a complete, isolated platform by pointing one variable elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+DEV_USER_SALT = "feedback-platform-dev-salt"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    user_salt: str
+    dagster_home: Path
+    freshness_warn_hours: float = 12.0
+    freshness_fail_hours: float = 24.0
+    duckdb_memory_limit: str = "8GB"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        salt = env.get("FEEDBACK_PLATFORM_USER_SALT")
+        if not salt:
+            warnings.warn(
+                "FEEDBACK_PLATFORM_USER_SALT is not set; hashing user ids with the public dev "
+                "salt. Set a secret salt in any deployment that sees real users.",
+                stacklevel=2,
+            )
+            salt = DEV_USER_SALT
+        home = Path(env.get("FEEDBACK_PLATFORM_HOME", "./data")).expanduser().resolve()
+        dagster_home = env.get("DAGSTER_HOME")
+        return cls(
+            home=home,
+            user_salt=salt,
+            # DAGSTER_HOME when set, else an instance folder under the platform home.
+            dagster_home=Path(dagster_home).resolve() if dagster_home else home / "dagster",
+            freshness_warn_hours=float(env.get("FEEDBACK_PLATFORM_FRESHNESS_WARN_HOURS", 12)),
+            freshness_fail_hours=float(env.get("FEEDBACK_PLATFORM_FRESHNESS_FAIL_HOURS", 24)),
+            duckdb_memory_limit=env.get("FEEDBACK_PLATFORM_DUCKDB_MEMORY_LIMIT", "8GB"),
+        )
+
+    @cached_property
+    def warehouse_path(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @cached_property
+    def landing_dir(self) -> Path:
+        return self.home / "landing"
+
+    @cached_property
+    def events_landing_dir(self) -> Path:
+        return self.landing_dir / "events"
+
+    @cached_property
+    def reviews_landing_dir(self) -> Path:
+        return self.landing_dir / "reviews"
+
+    @cached_property
+    def datasets_dir(self) -> Path:
+        return self.home / "datasets"
+
+    @cached_property
+    def review_dir(self) -> Path:
+        return self.home / "review"
+
+    @cached_property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    def ensure_dirs(self) -> None:
+        for path in (
+            self.events_landing_dir,
+            self.reviews_landing_dir,
+            self.datasets_dir,
+            self.review_dir,
+            self.reports_dir,
+        ):
+            path.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,83 @@
+"""The embedded DuckDB warehouse: how to open it and the raw tables ingestion owns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import duckdb
+
+from feedback_platform.settings import Settings
+
+RAW_SCHEMA_DDL = """
+create schema if not exists raw;
+
+create table if not exists raw.feedback_events (
+    event_id varchar not null,
+    event_type varchar not null,
+    occurred_at timestamp not null,  -- UTC
+    user_id varchar not null,        -- HMAC-SHA256 of the product's user id, never the raw id
+    session_id varchar,
+    user_segment varchar,
+    app varchar,
+    locale varchar,
+    schema_version varchar not null,
+    generation_id varchar,
+    parent_generation_id varchar,
+    other_generation_id varchar,
+    model_version varchar,
+    prompt varchar,
+    output varchar,
+    edited_text varchar,
+    comment varchar,
+    rating integer,
+    dwell_ms bigint,
+    properties json,
+    payload_hash varchar not null,
+    source_file varchar not null,
+    line_number bigint not null,
+    ingested_at timestamp not null
+);
+
+create table if not exists raw.quarantined_events (
+    source_file varchar not null,
+    line_number bigint not null,
+    raw_text varchar,
+    reason varchar not null,
+    event_id varchar,
+    ingested_at timestamp not null
+);
+
+create table if not exists raw.ingested_files (
+    file_name varchar not null,
+    sha256 varchar not null,
+    rows_read bigint not null,
+    rows_valid bigint not null,
+    rows_quarantined bigint not null,
+    rows_duplicate bigint not null,
+    ingested_at timestamp not null
+);
+"""
+
+
+def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(settings.warehouse_path), read_only=read_only)
+    con.execute("set TimeZone = 'UTC'")
+    con.execute(f"set memory_limit = '{settings.duckdb_memory_limit}'")
+    return con
+
+
+@contextmanager
+def open_warehouse(
+    settings: Settings, *, read_only: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = connect(settings, read_only=read_only)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(RAW_SCHEMA_DDL)
