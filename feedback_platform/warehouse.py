@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import duckdb
+from dagster_duckdb import DuckDBResource
 
 from feedback_platform.settings import Settings
 
@@ -60,11 +61,23 @@ create table if not exists raw.ingested_files (
 """
 
 
+def connection_config(settings: Settings) -> dict[str, str]:
+    """DuckDB options for every connection to the warehouse; big work spills, never OOMs."""
+    return {"memory_limit": settings.duckdb_memory_limit}
+
+
+def duckdb_resource(settings: Settings) -> DuckDBResource:
+    return DuckDBResource(
+        database=str(settings.warehouse_path), connection_config=connection_config(settings)
+    )
+
+
 def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(settings.warehouse_path), read_only=read_only)
+    con = duckdb.connect(
+        str(settings.warehouse_path), read_only=read_only, config=connection_config(settings)
+    )
     con.execute("set TimeZone = 'UTC'")
-    con.execute(f"set memory_limit = '{settings.duckdb_memory_limit}'")
     return con
 
 

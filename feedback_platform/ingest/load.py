@@ -55,6 +55,8 @@ def ingest_file(
     prove that a failure at that point leaves nothing of the file behind.
     """
     ensure_raw_schema(con)
+    # Offsets in occurred_at are converted to UTC by the session time zone.
+    con.execute("set TimeZone = 'UTC'")
     sha256 = file_sha256(path)
     if con.execute("select 1 from raw.ingested_files where sha256 = ?", [sha256]).fetchone():
         return FileIngestResult(file_name=path.name, sha256=sha256, already_ingested=True)

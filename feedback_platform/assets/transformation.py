@@ -1,0 +1,45 @@
+"""Stage 2: the dbt project (staging -> intermediate -> marts) as Dagster assets.
+
+dbt tests, source tests included, become asset checks. Row counts and column metadata are not
+fetched: with the in-process executor that keeps the DuckDB file open under another
+configuration and later DuckDB steps in the same process fail.
+"""
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    dbt_assets,
+)
+
+from feedback_platform.dbt_project import dbt_environment, dbt_project
+from feedback_platform.resources import PlatformResource
+
+
+class FeedbackDbtTranslator(DagsterDbtTranslator):
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        """Group models by their folder (staging, intermediate, marts)."""
+        fqn = dbt_resource_props.get("fqn", [])
+        return fqn[1] if len(fqn) > 2 else "ingestion"
+
+
+translator = FeedbackDbtTranslator(
+    settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)
+)
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=translator,
+    pool="duckdb",
+)
+def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, platform: PlatformResource):
+    # The dbt subprocess inherits this process's environment; its profile reads the path here.
+    os.environ.update(dbt_environment(platform.settings()))
+    yield from dbt.cli(["build"], context=context).stream()

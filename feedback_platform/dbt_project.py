@@ -1,0 +1,21 @@
+"""The dbt project as Dagster sees it: where it is and where its manifest comes from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+
+from feedback_platform.settings import Settings
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+# Under `dagster dev` the manifest is rebuilt from the SQL on load; elsewhere (CI, `make`)
+# it is prepared ahead with `dagster-dbt project prepare-and-package`.
+dbt_project.prepare_if_dev()
+
+
+def dbt_environment(settings: Settings) -> dict[str, str]:
+    """Environment the dbt profile reads: the absolute warehouse path of these settings."""
+    return {"FEEDBACK_PLATFORM_WAREHOUSE_PATH": str(settings.warehouse_path)}

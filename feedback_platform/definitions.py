@@ -1,0 +1,32 @@
+"""The one Dagster code location: every asset, check, job and sensor of the platform."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from feedback_platform.assets.ingestion import raw_events_freshness, raw_feedback_events
+from feedback_platform.assets.transformation import dbt_models
+from feedback_platform.jobs import feedback_pipeline_job, ingest_events_job
+from feedback_platform.resources import build_resources
+from feedback_platform.sensors import event_drop_sensor
+from feedback_platform.settings import Settings
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    freshness = raw_events_freshness(settings)
+    raw_assets = raw_feedback_events.map_asset_specs(
+        lambda spec: (
+            spec.replace_attributes(freshness_policy=freshness)
+            if spec.key == dg.AssetKey("raw_feedback_events")
+            else spec
+        )
+    )
+    return dg.Definitions(
+        assets=[raw_assets, dbt_models],
+        jobs=[ingest_events_job, feedback_pipeline_job],
+        sensors=[event_drop_sensor],
+        resources=build_resources(settings),
+    )
+
+
+defs = build_definitions(Settings.from_env())

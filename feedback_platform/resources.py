@@ -1,0 +1,30 @@
+"""Resources shared by every asset: where the platform lives, the warehouse, and dbt."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from feedback_platform.dbt_project import dbt_project
+from feedback_platform.settings import Settings
+from feedback_platform.warehouse import duckdb_resource
+
+
+class PlatformResource(dg.ConfigurableResource):
+    """The platform home. The user-id salt is read from the environment at use, so it never
+    appears in run config or the UI."""
+
+    home: str
+
+    def settings(self) -> Settings:
+        return Settings.from_env({**os.environ, "FEEDBACK_PLATFORM_HOME": self.home})
+
+
+def build_resources(settings: Settings) -> dict[str, object]:
+    return {
+        "platform": PlatformResource(home=str(settings.home)),
+        "duckdb": duckdb_resource(settings),
+        "dbt": DbtCliResource(project_dir=dbt_project),
+    }
