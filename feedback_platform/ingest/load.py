@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from feedback_platform.ingest.pseudonymize import USER_ID_IN_TEXT, key_table
+from feedback_platform.ingest.pseudonymize import USER_ID_IN_TEXT, key_table, user_key
 from feedback_platform.ingest.readers import stage_file
 from feedback_platform.ingest.validate import EVENT_COLUMNS, VALIDATE_SQL
 from feedback_platform.warehouse import ensure_raw_schema
@@ -64,7 +64,7 @@ def ingest_file(
     ingested_at = (ingested_at or datetime.now(UTC)).replace(tzinfo=None)
     con.begin()
     try:
-        stage_file(con, path)
+        stage_file(con, path, pseudonymize=lambda user_id: user_key(user_id, user_salt))
         con.execute(VALIDATE_SQL)
         _register_user_keys(con, user_salt)
         con.execute(_CLASSIFY_SQL)

@@ -12,7 +12,7 @@ import csv
 import gzip
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -51,14 +51,20 @@ def is_supported(path: Path) -> bool:
     return path.name.lower().endswith(SUPPORTED_SUFFIXES)
 
 
-def stage_file(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """Fill ``staged_rows`` with every row of ``path``, numbered from 1 in file order."""
+def stage_file(
+    con: duckdb.DuckDBPyConnection, path: Path, *, pseudonymize: Callable[[str], str]
+) -> None:
+    """Fill ``staged_rows`` with every row of ``path``, numbered from 1 in file order.
+
+    ``pseudonymize`` replaces user ids in rows kept as the file's own text (broken CSV
+    records), which the JSON-based redaction downstream cannot read.
+    """
     con.execute(STAGED_ROWS_DDL)
     fmt = drop_format(path)
     if fmt in (".jsonl", ".jsonl.gz"):
         _stage_jsonl(con, path)
     elif fmt == ".csv":
-        _stage_csv(con, path)
+        _stage_csv(con, path, pseudonymize)
     else:
         _stage_parquet(con, path)
 
@@ -135,14 +141,18 @@ def _decode_line_by_line(
     return rows
 
 
-def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    for batch in _csv_batches(path):
+def _stage_csv(
+    con: duckdb.DuckDBPyConnection, path: Path, pseudonymize: Callable[[str], str]
+) -> None:
+    for batch in _csv_batches(path, pseudonymize):
         con.register("csv_batch", batch)
         con.execute("insert into staged_rows select * from csv_batch")
         con.unregister("csv_batch")
 
 
-def _csv_batches(path: Path, batch_rows: int = 50_000) -> Iterator[pa.Table]:
+def _csv_batches(
+    path: Path, pseudonymize: Callable[[str], str], batch_rows: int = 50_000
+) -> Iterator[pa.Table]:
     """CSV records become JSON objects of their non-empty text cells (typing happens in SQL).
 
     A record whose cell count differs from the header, or that the CSV grammar cannot parse
@@ -156,6 +166,7 @@ def _csv_batches(path: Path, batch_rows: int = 50_000) -> Iterator[pa.Table]:
         if header is None:
             return
         lines.take_record()
+        user_column = header.index("user_id") if "user_id" in header else None
         rows: list[tuple[int, str, str | None]] = []
         while True:
             start_line = lines.next_line_number
@@ -164,11 +175,15 @@ def _csv_batches(path: Path, batch_rows: int = 50_000) -> Iterator[pa.Table]:
             except StopIteration:
                 break
             except csv.Error:
-                rows.append((start_line, lines.take_record() + lines.rest(), "invalid_csv"))
+                raw = lines.take_record() + lines.rest()
+                rows.append(
+                    (start_line, _redact_csv(raw, user_column, pseudonymize), "invalid_csv")
+                )
                 break
             raw = lines.take_record()
             if len(record) != len(header):
-                rows.append((start_line, raw.rstrip("\r\n"), "invalid_csv"))
+                raw = _redact_csv(raw.rstrip("\r\n"), user_column, pseudonymize)
+                rows.append((start_line, raw, "invalid_csv"))
             elif any(cell.strip() for cell in record):
                 cells = {
                     key: value for key, value in zip(header, record, strict=True) if value != ""
@@ -179,6 +194,19 @@ def _csv_batches(path: Path, batch_rows: int = 50_000) -> Iterator[pa.Table]:
                 rows = []
         if rows:
             yield _rows_table(rows)
+
+
+def _redact_csv(raw: str, user_column: int | None, pseudonymize: Callable[[str], str]) -> str:
+    """The broken record's text with its user id cells replaced by their keys."""
+    if user_column is None:
+        return raw
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for cells in csv.reader(io.StringIO(raw)):
+        if len(cells) > user_column and cells[user_column]:
+            cells[user_column] = pseudonymize(cells[user_column])
+        writer.writerow(cells)
+    return out.getvalue().rstrip("\n")
 
 
 class _RecordingLines:

@@ -1,0 +1,38 @@
+# Two commands on a fresh machine with python3: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(abspath $(VENV))/bin
+export PATH := $(BIN):$(PATH)
+MANIFEST := dbt_project/target/manifest.json
+
+.PHONY: demo test lint ui docs bench-ingest clean
+
+$(BIN)/feedback-platform: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+# The dbt manifest Dagster loads its dbt assets from, prepared as CI and deployments do.
+$(MANIFEST): $(BIN)/feedback-platform $(shell find dbt_project -name '*.sql' -o -name '*.yml' | grep -v target)
+	dagster-dbt project prepare-and-package --file feedback_platform/dbt_project.py
+	touch $@
+
+demo: $(MANIFEST)
+	feedback-platform demo
+
+test: lint $(MANIFEST)
+	python -m pytest
+
+lint: $(BIN)/feedback-platform
+	ruff check .
+	ruff format --check .
+
+ui: $(MANIFEST)
+	feedback-platform ui
+
+bench-ingest: $(BIN)/feedback-platform
+	python benchmarks/ingest.py
+
+clean:
+	rm -rf $(VENV) dbt_project/target dbt_project/logs data

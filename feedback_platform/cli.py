@@ -1,0 +1,159 @@
+"""`feedback-platform`: generate demo drops, run the pipeline, open the UI."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from feedback_platform.ingest.landing import drop_files
+from feedback_platform.settings import Settings
+
+PIPELINE_JOB = "feedback_pipeline"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return args.handler(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="feedback-platform", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="command")
+
+    generate = commands.add_parser("generate", help="write realistic synthetic event drops")
+    generate.add_argument("--out", type=Path, required=True, help="folder to write drops into")
+    _add_generator_options(generate)
+    generate.set_defaults(handler=_generate)
+
+    run = commands.add_parser(
+        "run", help="ingest every new drop and materialize everything downstream"
+    )
+    run.set_defaults(handler=_run)
+
+    demo = commands.add_parser(
+        "demo", help="generate drops into an empty landing folder, then run everything"
+    )
+    _add_generator_options(demo)
+    demo.set_defaults(handler=_demo)
+
+    ui = commands.add_parser("ui", help="serve the Dagster UI for this platform home")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(handler=_ui)
+    return parser
+
+
+def _add_generator_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--days", type=int, default=14)
+    parser.add_argument("--seed", type=int, default=7)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from feedback_platform.synthetic.generate import generate_drops
+
+    files = generate_drops(args.out, users=args.users, days=args.days, seed=args.seed)
+    print(f"Wrote {len(files)} drops to {args.out.resolve()}")
+    for path in files:
+        print(f"  {path.name}")
+    return 0
+
+
+def _run(_: argparse.Namespace) -> int:
+    return run_pipeline(Settings.from_env())
+
+
+def run_pipeline(settings: Settings) -> int:
+    """Materialize every asset in this process, on the platform's own Dagster instance."""
+    from feedback_platform.definitions import build_definitions
+    from feedback_platform.instance import platform_instance
+
+    settings.ensure_dirs()
+    pending = drop_files(settings.events_landing_dir)
+    print(f"Platform home: {settings.home}")
+    print(f"Drops in {settings.events_landing_dir}: {len(pending)} (ingested ones are skipped)")
+    job = build_definitions(settings).resolve_job_def(PIPELINE_JOB)
+    with platform_instance(settings) as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        )
+    return _print_summary(result, settings)
+
+
+def _print_summary(result: dg.ExecuteInProcessResult, settings: Settings) -> int:
+    print("\nSummary")
+    for event in result.get_asset_materialization_events():
+        materialization = event.asset_materialization
+        rows = materialization.metadata.get("dagster/row_count")
+        suffix = f": {rows.value} rows" if rows is not None else ""
+        print(f"  materialized {materialization.asset_key.to_user_string()}{suffix}")
+    failed_checks = [
+        evaluation for evaluation in result.get_asset_check_evaluations() if not evaluation.passed
+    ]
+    for evaluation in failed_checks:
+        level = "FAILED" if evaluation.severity == dg.AssetCheckSeverity.ERROR else "warning"
+        print(
+            f"  check {level}: {evaluation.asset_key.to_user_string()} "
+            f"{evaluation.check_name}: {evaluation.description or ''}"
+        )
+    failed_steps = [event.step_key for event in result.get_step_failure_events()]
+    for step in failed_steps:
+        print(f"  step FAILED: {step}")
+    blocking = [e for e in failed_checks if e.severity == dg.AssetCheckSeverity.ERROR]
+    ok = result.success and not blocking
+    print(f"\nRun {result.run_id}: {'succeeded' if ok else 'FAILED'}")
+    print(f"Warehouse: {settings.warehouse_path}")
+    return 0 if ok else 1
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from feedback_platform.synthetic.generate import generate_drops
+
+    settings = Settings.from_env()
+    settings.ensure_dirs()
+    if drop_files(settings.events_landing_dir):
+        print(f"{settings.events_landing_dir} already has drops; not generating new ones.")
+    else:
+        files = generate_drops(
+            settings.events_landing_dir, users=args.users, days=args.days, seed=args.seed
+        )
+        print(f"Generated {len(files)} demo drops in {settings.events_landing_dir}")
+    code = run_pipeline(settings)
+    print(
+        "\nOutputs\n"
+        f"  warehouse (DuckDB): {settings.warehouse_path}\n"
+        "    tables: raw.feedback_events, raw.quarantined_events, raw.ingested_files,\n"
+        "            staging.stg_feedback_events\n"
+        f"  datasets:           {settings.datasets_dir}\n"
+        f"  review queue:       {settings.review_dir}\n"
+        f"  reports:            {settings.reports_dir}\n"
+        "Open the Dagster UI with `make ui` (or `feedback-platform ui`), then http://localhost:3000"
+    )
+    return code
+
+
+def _ui(args: argparse.Namespace) -> int:
+    from feedback_platform.instance import ensure_instance_home
+
+    settings = Settings.from_env()
+    settings.ensure_dirs()
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(ensure_instance_home(settings)),
+        "FEEDBACK_PLATFORM_HOME": str(settings.home),
+    }
+    dagster = shutil.which("dagster") or "dagster"
+    command = [dagster, "dev", "-m", "feedback_platform.definitions", "-p", str(args.port)]
+    print(f"Serving the Dagster UI on http://localhost:{args.port} (Ctrl-C to stop)")
+    os.execvpe(dagster, command, env)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

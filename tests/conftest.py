@@ -1,0 +1,65 @@
+"""Every test gets a real platform home in a temp dir: landing folders, DuckDB file, instance."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from feedback_platform.settings import Settings
+
+TEST_SALT = "test-salt-not-secret"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    home = tmp_path / "home"
+    monkeypatch.setenv("FEEDBACK_PLATFORM_HOME", str(home))
+    monkeypatch.setenv("FEEDBACK_PLATFORM_USER_SALT", TEST_SALT)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    settings = Settings.from_env()
+    settings.ensure_dirs()
+    return settings
+
+
+def write_jsonl(path: Path, events: list[dict | str]) -> Path:
+    """Events as JSON lines; a str is written verbatim (for malformed lines)."""
+    lines = [event if isinstance(event, str) else json.dumps(event) for event in events]
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def query(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+def event(event_id: str, event_type: str = "thumbs_up", **fields) -> dict:
+    """A contract-valid event of ``event_type`` with sensible defaults for its required fields."""
+    defaults = {
+        "generation": {
+            "generation_id": "g1",
+            "model_version": "m1",
+            "prompt": "What is DuckDB?",
+            "output": "An in-process analytical database.",
+        },
+        "rating": {"generation_id": "g1", "rating": 4},
+        "view": {"generation_id": "g1", "dwell_ms": 1500},
+        "edit": {"generation_id": "g1", "edited_text": "An embedded analytical database."},
+        "correction": {"generation_id": "g1", "edited_text": "An embedded OLAP database."},
+        "comment": {"generation_id": "g1", "comment": "too short"},
+        "prefer": {"generation_id": "g1", "other_generation_id": "g2"},
+        "task_complete": {},
+    }.get(event_type, {"generation_id": "g1"})
+    return {
+        "event_id": event_id,
+        "event_type": event_type,
+        "occurred_at": "2026-10-05T09:00:00Z",
+        "user_id": "user-alice",
+        "session_id": "s1",
+        "user_segment": "pro/en",
+        **defaults,
+        **fields,
+    }
