@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
@@ -22,9 +24,15 @@ class PlatformResource(dg.ConfigurableResource):
         return Settings.from_env({**os.environ, "FEEDBACK_PLATFORM_HOME": self.home})
 
 
+def dbt_executable() -> str:
+    """dbt from this interpreter's environment, so a venv works without being on PATH."""
+    beside_python = Path(sys.executable).parent / "dbt"
+    return str(beside_python) if beside_python.exists() else "dbt"
+
+
 def build_resources(settings: Settings) -> dict[str, object]:
     return {
         "platform": PlatformResource(home=str(settings.home)),
         "duckdb": duckdb_resource(settings),
-        "dbt": DbtCliResource(project_dir=dbt_project),
+        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
     }

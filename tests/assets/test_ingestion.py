@@ -1,0 +1,79 @@
+"""The raw ingestion asset, materialized for real on a temp platform home."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from feedback_platform.assets.ingestion import raw_feedback_events
+from feedback_platform.resources import build_resources
+from tests.conftest import event, query, write_jsonl
+
+
+def materialize_raw(settings, files: list[str] | None = None) -> dg.ExecuteInProcessResult:
+    run_config = {"ops": {"raw_feedback_events": {"config": {"files": files or []}}}}
+    return dg.materialize(
+        [raw_feedback_events], resources=build_resources(settings), run_config=run_config
+    )
+
+
+def test_a_drop_with_a_known_right_answer(settings):
+    write_jsonl(
+        settings.events_landing_dir / "2026-10-05.jsonl",
+        [
+            event("e1", "generation"),
+            event("e2", "thumbs_up"),
+            event("e2", "thumbs_up"),  # exact duplicate
+            event("e3", "rating", rating=9),  # quarantined
+            event("e1", "generation", output="rewritten"),  # conflict
+            "not json",
+        ],
+    )
+    result = materialize_raw(settings)
+    assert result.success
+
+    assert query(
+        settings,
+        "select rows_read, rows_valid, rows_quarantined, rows_duplicate from raw.ingested_files",
+    ) == [(6, 2, 3, 1)]
+    assert query(
+        settings, "select reason, count(*) from raw.quarantined_events group by 1 order by 1"
+    ) == [("bad_value:rating", 1), ("duplicate_conflict", 1), ("invalid_json", 1)]
+
+    metadata = result.asset_materializations_for_node("raw_feedback_events")
+    by_key = {m.asset_key.to_user_string(): m.metadata for m in metadata}
+    assert by_key["raw_feedback_events"]["dagster/row_count"].value == 2
+    assert by_key["raw_quarantined_events"]["rows_quarantined"].value == 3
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert checks["ledger_balances"].passed
+    assert not checks["quarantine_share_is_low"].passed  # 50% quarantined: warn
+
+
+def test_rematerializing_ingests_only_new_drops(settings):
+    write_jsonl(settings.events_landing_dir / "a.jsonl", [event("e1"), event("e2")])
+    assert materialize_raw(settings).success
+    before = query(settings, "select * from raw.feedback_events order by event_id")
+
+    assert materialize_raw(settings).success
+    assert query(settings, "select * from raw.feedback_events order by event_id") == before
+
+    write_jsonl(settings.events_landing_dir / "b.jsonl", [event("e3")])
+    result = materialize_raw(settings, files=["b.jsonl"])
+    [raw] = [
+        m
+        for m in result.asset_materializations_for_node("raw_feedback_events")
+        if m.asset_key == dg.AssetKey("raw_feedback_events")
+    ]
+    assert raw.metadata["files_ingested"].value == 1
+    assert query(settings, "select count(*) from raw.feedback_events") == [(3,)]
+
+
+def test_asking_for_a_missing_file_fails_clearly(settings):
+    result = dg.materialize(
+        [raw_feedback_events],
+        resources=build_resources(settings),
+        run_config={"ops": {"raw_feedback_events": {"config": {"files": ["nope.jsonl"]}}}},
+        raise_on_error=False,
+    )
+    assert not result.success
+    [failure] = result.get_step_failure_events()
+    assert "nope.jsonl" in failure.step_failure_data.error.message

@@ -1,0 +1,62 @@
+"""The drop sensor: one run per new file, a cursor, and never a second run for the same file."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from feedback_platform.resources import PlatformResource
+from feedback_platform.sensors import event_drop_sensor
+from tests.conftest import event, write_jsonl
+
+
+def evaluate(settings, cursor: str | None = None):
+    context = dg.build_sensor_context(
+        cursor=cursor, resources={"platform": PlatformResource(home=str(settings.home))}
+    )
+    result = event_drop_sensor.evaluate_tick(context)
+    return result.run_requests, result.cursor, result.skip_message
+
+
+def test_one_run_per_new_file_then_nothing(settings):
+    landing = settings.events_landing_dir
+    write_jsonl(landing / "a.jsonl", [event("e1")])
+    write_jsonl(landing / "b.jsonl", [event("e2")])
+    (landing / "notes.txt").write_text("not a drop")
+    (landing / ".c.jsonl.tmp").write_text("being written")
+
+    requests, cursor, _ = evaluate(settings)
+    assert sorted(r.tags["feedback_platform/drop"] for r in requests) == ["a.jsonl", "b.jsonl"]
+    assert all(
+        r.run_config["ops"]["raw_feedback_events"]["config"]["files"]
+        == [r.tags["feedback_platform/drop"]]
+        for r in requests
+    )
+
+    requests, cursor, _ = evaluate(settings, cursor)
+    assert requests == []
+
+    write_jsonl(landing / "c.jsonl", [event("e3")])
+    requests, cursor, _ = evaluate(settings, cursor)
+    assert [r.tags["feedback_platform/drop"] for r in requests] == ["c.jsonl"]
+
+
+def test_run_key_changes_when_a_file_is_rewritten(settings):
+    drop = write_jsonl(settings.events_landing_dir / "a.jsonl", [event("e1")])
+    [first], cursor, _ = evaluate(settings)
+    write_jsonl(drop, [event("e1"), event("e2")])
+    os.utime(drop, ns=(drop.stat().st_atime_ns, drop.stat().st_mtime_ns + 1_000_000))
+    [second], _, _ = evaluate(settings, cursor)
+    assert first.run_key != second.run_key
+
+
+def test_empty_landing_folder_skips(settings):
+    requests, _, skip = evaluate(settings)
+    assert requests == [] and "No drops" in skip
+
+
+def test_sensor_never_opens_the_warehouse(settings):
+    write_jsonl(settings.events_landing_dir / "a.jsonl", [event("e1")])
+    evaluate(settings)
+    assert not settings.warehouse_path.exists()
