@@ -34,7 +34,6 @@ create table if not exists raw.feedback_events (
     rating integer,
     dwell_ms bigint,
     properties json,
-    payload_hash varchar not null,
     source_file varchar not null,
     line_number bigint not null,
     ingested_at timestamp not null

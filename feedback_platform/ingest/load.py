@@ -123,74 +123,89 @@ def _register_user_keys(con: duckdb.DuckDBPyConnection, salt: str) -> None:
     con.unregister("user_key_batch")
 
 
-def _event_values() -> list[tuple[str, str]]:
-    """(column, expression) of every stored event field: the user id swapped for its key."""
-    return [(name, "k.user_key" if name == "user_id" else f"v.{name}") for name in EVENT_COLUMNS]
+def _event_select() -> str:
+    """Every stored event field of ``validated_rows v``, the user id swapped for its key."""
+    return ", ".join(
+        "k.user_key as user_id" if name == "user_id" else f"v.{name}" for name in EVENT_COLUMNS
+    )
 
 
-_PAYLOAD = "struct_pack(" + ", ".join(f"{name} := {expr}" for name, expr in _event_values()) + ")"
-_EVENT_SELECT = ", ".join(f"{expr} as {name}" for name, expr in _event_values())
+def _payload(alias: str) -> str:
+    """An event's content as one struct, so two versions of an event compare in one step."""
+    return "struct_pack(" + ", ".join(f"{name} := {alias}.{name}" for name in EVENT_COLUMNS) + ")"
 
 
+_EVENT_SELECT = _event_select()
+
+# Only an event id seen twice in the file, or already stored, can be a duplicate; every other
+# valid row is new without further work. Payloads are compared field by field.
 _CLASSIFY_SQL = f"""
 create or replace temp table classified_rows as
-with valid as (
-    select
-        v.line_number,
-        v.event_id,
-        md5(to_json({_PAYLOAD})) as payload_hash
+with valid_ids as (
+    select line_number, event_id from validated_rows where reason is null
+),
+
+repeated_ids as (
+    select event_id from valid_ids group by event_id having count(*) > 1
+    union
+    select event_id from raw.feedback_events
+    where event_id in (select event_id from valid_ids)
+),
+
+candidates as (
+    select v.line_number, {_EVENT_SELECT}
     from validated_rows as v
     join user_keys as k on k.raw_value = v.user_id
-    where v.reason is null
+    where v.reason is null and v.event_id in (select event_id from repeated_ids)
 ),
 
 ranked as (
     select
-        *,
-        first_value(payload_hash) over (partition by event_id order by line_number)
-            as first_payload_hash,
+        line_number,
+        event_id,
+        {_payload("candidates")} as payload,
+        first_value({_payload("candidates")}) over (partition by event_id order by line_number)
+            as first_payload,
         row_number() over (partition by event_id order by line_number) as occurrence
-    from valid
+    from candidates
 ),
 
 known as (
-    select distinct event_id, payload_hash as known_payload_hash
-    from raw.feedback_events
-    where event_id in (select event_id from valid)
+    select event_id, {_payload("e")} as known_payload
+    from raw.feedback_events as e
+    where event_id in (select event_id from repeated_ids)
 ),
 
 final as (
     select
         ranked.line_number,
-        ranked.payload_hash,
         case
-            when known.event_id is not null and known.known_payload_hash = ranked.payload_hash
+            when known.event_id is not null and known.known_payload = ranked.payload
                 then 'duplicate'
             when known.event_id is not null then 'duplicate_conflict'
             when occurrence = 1 then 'new'
-            when first_payload_hash = ranked.payload_hash then 'duplicate'
+            when first_payload = ranked.payload then 'duplicate'
             else 'duplicate_conflict'
         end as status
     from ranked
     left join known using (event_id)
 )
 
-select * from final
+select * from final where status <> 'new'
 """
 
 _INSERT_EVENTS_SQL = f"""
 insert into raw.feedback_events by name
 select
     {_EVENT_SELECT},
-    c.payload_hash,
     $source_file as source_file,
     v.line_number,
     $ingested_at as ingested_at
 from validated_rows as v
-join classified_rows as c using (line_number)
 join user_keys as k on k.raw_value = v.user_id
-where c.status = 'new'
-order by v.line_number
+where v.reason is null
+    and v.line_number not in (select line_number from classified_rows)
+
 """
 
 _INSERT_QUARANTINE_SQL = f"""
@@ -234,13 +249,12 @@ select * from final order by line_number
 
 
 def _file_result(con: duckdb.DuckDBPyConnection, file_name: str, sha256: str) -> FileIngestResult:
-    rows_read, rows_valid, rows_duplicate = con.execute(
+    rows_read, rows_not_rejected, rows_duplicate = con.execute(
         """
         select
             (select count(*) from staged_rows),
-            count(*) filter (where status = 'new'),
-            count(*) filter (where status = 'duplicate')
-        from classified_rows
+            (select count(*) from validated_rows where reason is null),
+            (select count(*) from classified_rows where status = 'duplicate')
         """
     ).fetchone()
     reasons = dict(
@@ -259,7 +273,7 @@ def _file_result(con: duckdb.DuckDBPyConnection, file_name: str, sha256: str) ->
         file_name=file_name,
         sha256=sha256,
         rows_read=rows_read,
-        rows_valid=rows_valid,
+        rows_valid=rows_not_rejected - rows_duplicate - reasons.get("duplicate_conflict", 0),
         rows_quarantined=sum(reasons.values()),
         rows_duplicate=rows_duplicate,
         reasons=reasons,

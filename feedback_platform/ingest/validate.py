@@ -51,12 +51,20 @@ def _unpack_columns() -> str:
     return ",\n".join(lines)
 
 
+def _types_requiring_each_field() -> dict[str, list[str]]:
+    fields: dict[str, list[str]] = {}
+    for event_type, required in contract.REQUIRED_BY_TYPE.items():
+        for field in required:
+            fields.setdefault(field, []).append(event_type)
+    return fields
+
+
 def _reason_case() -> str:
     """One ``when`` per rule, first match wins."""
     rules: list[tuple[str, str]] = [
         ("reject_reason is not null", "reject_reason"),
         ("doc is null", "'invalid_json'"),
-        ("json_type(doc) <> 'OBJECT'", "'not_an_object'"),
+        ("not starts_with(ltrim(doc), '{')", "'not_an_object'"),
     ]
     for field in contract.COMMON_REQUIRED:
         rules.append((f"not {_present(field)}", f"'missing_field:{field}'"))
@@ -80,14 +88,13 @@ def _reason_case() -> str:
                 f"'bad_value:{field}'",
             )
         )
-    for event_type, fields in contract.REQUIRED_BY_TYPE.items():
-        for field in fields:
-            rules.append(
-                (
-                    f"v_event_type = '{event_type}' and not {_present(field)}",
-                    f"'missing_field:{field}'",
-                )
+    for field, event_types in _types_requiring_each_field().items():
+        rules.append(
+            (
+                f"not {_present(field)} and v_event_type in ({', '.join(map(repr, event_types))})",
+                f"'missing_field:{field}'",
             )
+        )
     for field, (low, high) in contract.INTEGER_FIELDS.items():
         value = f"try_cast(trim(v_{field}) as bigint)"
         bounds = [f"not regexp_matches(trim(v_{field}), '{_INTEGER}')"]
@@ -150,7 +157,8 @@ with parsed as (
         line_number,
         raw_text,
         reject_reason,
-        case when reject_reason is null then try(json(raw_text)) end as doc
+        -- json_valid is a fast scan; extracting from the text below parses it once per call.
+        case when reject_reason is null and json_valid(raw_text) then raw_text end as doc
     from staged_rows
 ),
 
