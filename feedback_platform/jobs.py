@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dagster as dg
 
-from feedback_platform.assets.ingestion import RAW_EVENTS
+from feedback_platform.assets.ingestion import RAW_EVENTS, RAW_LEDGER, RAW_QUARANTINE
 
-#: A new drop refreshes raw events and everything downstream of them.
+#: A new drop refreshes the raw tables (one multi-asset) and everything downstream of them.
 ingest_events_job = dg.define_asset_job(
     "ingest_events",
-    selection=dg.AssetSelection.assets(RAW_EVENTS).downstream(),
+    selection=dg.AssetSelection.assets(RAW_EVENTS, RAW_QUARANTINE, RAW_LEDGER).downstream(),
     description="Ingest event drops and rebuild everything downstream of raw events.",
 )
 

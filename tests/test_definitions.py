@@ -1,0 +1,57 @@
+"""The code location loads as `dagster dev` loads it, with the manifest prepared as in CI."""
+
+from __future__ import annotations
+
+import dagster as dg
+import yaml
+
+from feedback_platform.definitions import build_definitions
+from feedback_platform.instance import ensure_instance_home
+
+EXPECTED_ASSETS = {
+    "raw_feedback_events",
+    "raw_quarantined_events",
+    "raw_ingested_files",
+    "staging/stg_feedback_events",
+}
+
+
+def test_definitions_load_with_every_stage(settings):
+    defs = build_definitions(settings)
+    dg.Definitions.validate_loadable(defs)
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert keys >= EXPECTED_ASSETS
+
+    # dbt's source on raw.feedback_events is the ingestion asset itself, not a stray external
+    stg = graph.get(dg.AssetKey(["staging", "stg_feedback_events"]))
+    assert dg.AssetKey("raw_feedback_events") in stg.parent_keys
+
+    checks = {check.name for check in graph.asset_check_keys}
+    assert "source_unique_raw_feedback_events_event_id" in checks  # dbt source test
+    assert "unique_stg_feedback_events_event_id" in checks  # dbt model test
+    assert "ledger_balances" in checks
+
+
+def test_every_warehouse_asset_is_in_the_duckdb_pool(settings):
+    defs = build_definitions(settings)
+    for assets_def in defs.resolve_asset_graph().assets_defs:
+        if assets_def.is_executable:
+            assert assets_def.op.pool == "duckdb", assets_def.keys
+
+
+def test_raw_events_carry_the_freshness_policy(settings):
+    graph = build_definitions(settings).resolve_asset_graph()
+    policy = graph.get(dg.AssetKey("raw_feedback_events")).freshness_policy
+    assert policy is not None
+    assert policy.fail_window.to_timedelta().total_seconds() == 24 * 3600
+    assert policy.warn_window.to_timedelta().total_seconds() == 12 * 3600
+
+
+def test_instance_home_limits_the_duckdb_pool(settings):
+    home = ensure_instance_home(settings)
+    assert home == settings.home / "dagster"
+    config = yaml.safe_load((home / "dagster.yaml").read_text())
+    assert config["concurrency"]["pools"]["default_limit"] == 1
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
