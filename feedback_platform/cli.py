@@ -89,7 +89,7 @@ def run_pipeline(settings: Settings) -> int:
 def _print_summary(result: dg.ExecuteInProcessResult, settings: Settings) -> int:
     print("\nSummary")
     for event in result.get_asset_materialization_events():
-        materialization = event.asset_materialization
+        materialization = event.step_materialization_data.materialization
         rows = materialization.metadata.get("dagster/row_count")
         suffix = f": {rows.value} rows" if rows is not None else ""
         print(f"  materialized {materialization.asset_key.to_user_string()}{suffix}")

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
+from duckdb import InvalidInputException, IOException
 
 from feedback_platform.ingest.landing import drop_files
 from feedback_platform.ingest.load import FileIngestResult, ingest_file
@@ -19,6 +20,15 @@ RAW_LEDGER = dg.AssetKey("raw_ingested_files")
 #: Share of a run's rows that may be quarantined before the check warns.
 QUARANTINE_WARN_SHARE = 0.05
 
+
+#: What reading a corrupt or truncated file raises (gzip, Parquet, a bad file name).
+_UNREADABLE_FILE_ERRORS = (
+    OSError,
+    EOFError,
+    ValueError,
+    IOException,
+    InvalidInputException,
+)
 
 _TOTALS_SQL = """
 select
@@ -82,10 +92,19 @@ def raw_feedback_events(
     settings = platform.settings()
     paths = _requested_paths(settings, config)
     results: list[FileIngestResult] = []
+    unreadable: dict[str, str] = {}
     with duckdb.get_connection() as con:
         ensure_raw_schema(con)
         for path in paths:
-            result = ingest_file(con, path, user_salt=settings.user_salt)
+            try:
+                result = ingest_file(con, path, user_salt=settings.user_salt)
+            except _UNREADABLE_FILE_ERRORS as error:
+                # A file that cannot be read at all (a truncated gzip, say) has no rows to
+                # quarantine. It is rolled back and left out of the ledger, so the next run
+                # retries it; the other drops still land.
+                unreadable[path.name] = f"{type(error).__name__}: {error}"
+                context.log.error(f"{path.name}: could not be read, nothing ingested: {error}")
+                continue
             context.log.info(_describe(result))
             results.append(result)
         events, quarantined_total, files, unbalanced = con.execute(_TOTALS_SQL).fetchone()
@@ -130,6 +149,12 @@ def raw_feedback_events(
         f"(warns above {QUARANTINE_WARN_SHARE:.0%})",
         metadata={"quarantined_share": share},
     )
+    if unreadable:
+        raise dg.Failure(
+            description=f"{len(unreadable)} drop(s) could not be read and were not ingested: "
+            + "; ".join(f"{name} ({reason})" for name, reason in unreadable.items()),
+            metadata={"unreadable_files": dg.MetadataValue.json(unreadable)},
+        )
 
 
 def _requested_paths(settings: Settings, config: IngestConfig) -> list[Path]:

@@ -1,0 +1,45 @@
+"""`feedback-platform run` end to end: real instance, real DuckDB file, real dbt build."""
+
+from __future__ import annotations
+
+import gzip
+
+from dagster import DagsterInstance
+
+from feedback_platform.cli import main
+from tests.conftest import event, query, write_jsonl
+
+
+def test_run_ingests_new_drops_and_builds_downstream(settings, capsys):
+    write_jsonl(
+        settings.events_landing_dir / "day1.jsonl",
+        [event("e1", "generation"), event("e2", "copy"), "{oops"],
+    )
+    assert main(["run"]) == 0
+    output = capsys.readouterr().out
+    assert "materialized staging/stg_feedback_events" in output
+    assert "succeeded" in output
+
+    assert query(settings, "select count(*) from staging.stg_feedback_events") == [(2,)]
+    assert query(settings, "select count(*) from raw.quarantined_events") == [(1,)]
+
+    # the run is on the platform's own instance, so the UI shows it afterwards
+    with DagsterInstance.from_config(str(settings.home / "dagster")) as instance:
+        assert len(instance.get_run_records()) == 1
+
+    # running again with nothing new changes nothing
+    before = query(settings, "select * from raw.feedback_events order by all")
+    assert main(["run"]) == 0
+    assert query(settings, "select * from raw.feedback_events order by all") == before
+
+
+def test_run_fails_loudly_on_an_unreadable_drop_but_lands_the_others(settings, capsys):
+    write_jsonl(settings.events_landing_dir / "good.jsonl", [event("e1")])
+    truncated = gzip.compress(b'{"event_id": "e2"}\n' * 1000)[:100]
+    (settings.events_landing_dir / "cut.jsonl.gz").write_bytes(truncated)
+
+    assert main(["run"]) == 1
+    output = capsys.readouterr().out
+    assert "FAILED" in output
+    assert query(settings, "select event_id from raw.feedback_events") == [("e1",)]
+    assert query(settings, "select file_name from raw.ingested_files") == [("good.jsonl",)]
