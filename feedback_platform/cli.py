@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -140,6 +139,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _ui(args: argparse.Namespace) -> int:
     from feedback_platform.instance import ensure_instance_home
+    from feedback_platform.resources import executable
 
     settings = Settings.from_env()
     settings.ensure_dirs()
@@ -147,8 +147,10 @@ def _ui(args: argparse.Namespace) -> int:
         **os.environ,
         "DAGSTER_HOME": str(ensure_instance_home(settings)),
         "FEEDBACK_PLATFORM_HOME": str(settings.home),
+        # the code server and `dbt parse` on load look for dbt on PATH: put this venv first
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
     }
-    dagster = shutil.which("dagster") or "dagster"
+    dagster = executable("dagster")
     command = [dagster, "dev", "-m", "feedback_platform.definitions", "-p", str(args.port)]
     print(f"Serving the Dagster UI on http://localhost:{args.port} (Ctrl-C to stop)")
     os.execvpe(dagster, command, env)

@@ -24,15 +24,15 @@ class PlatformResource(dg.ConfigurableResource):
         return Settings.from_env({**os.environ, "FEEDBACK_PLATFORM_HOME": self.home})
 
 
-def dbt_executable() -> str:
-    """dbt from this interpreter's environment, so a venv works without being on PATH."""
-    beside_python = Path(sys.executable).parent / "dbt"
-    return str(beside_python) if beside_python.exists() else "dbt"
+def executable(name: str) -> str:
+    """A console script from this interpreter's environment, so a venv works off PATH."""
+    beside_python = Path(sys.executable).parent / name
+    return str(beside_python) if beside_python.exists() else name
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
     return {
         "platform": PlatformResource(home=str(settings.home)),
         "duckdb": duckdb_resource(settings),
-        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
+        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=executable("dbt")),
     }
