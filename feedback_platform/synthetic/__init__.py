@@ -1,0 +1,1 @@
+"""Synthetic, deterministic event drops that look like a real LLM product's feedback."""
