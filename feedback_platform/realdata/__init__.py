@@ -1,0 +1,1 @@
+"""Converters from public datasets of real human feedback to the event contract."""

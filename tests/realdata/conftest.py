@@ -1,0 +1,23 @@
+"""Real public data from ``shared/realdata`` (beside the repository, as in CI)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REALDATA = Path(
+    os.environ.get(
+        "FEEDBACK_PLATFORM_REALDATA",
+        Path(__file__).resolve().parents[2].parent / "shared" / "realdata",
+    )
+)
+
+
+@pytest.fixture
+def oasst1_path() -> Path:
+    path = REALDATA / "oasst1_en_validation" / "oasst1_en_validation.jsonl"
+    if not path.exists():
+        pytest.skip(f"real data not found at {path} (set FEEDBACK_PLATFORM_REALDATA)")
+    return path
