@@ -21,3 +21,11 @@ def oasst1_path() -> Path:
     if not path.exists():
         pytest.skip(f"real data not found at {path} (set FEEDBACK_PLATFORM_REALDATA)")
     return path
+
+
+@pytest.fixture
+def copilot_arena_path() -> Path:
+    path = REALDATA / "copilot_arena_examples" / "copilot_arena_examples_v1.csv"
+    if not path.exists():
+        pytest.skip(f"real data not found at {path} (set FEEDBACK_PLATFORM_REALDATA)")
+    return path
