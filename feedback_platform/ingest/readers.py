@@ -250,8 +250,11 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     con.execute(
         """
         insert into staged_rows
-        select row_number() over () as line_number, to_json(r), null
-        from read_parquet(?) r
+        select
+            file_row_number + 1,
+            to_json(struct_pack(*columns(* exclude (file_row_number)))),
+            null
+        from read_parquet(?, file_row_number = true)
         """,
         [str(path)],
     )
