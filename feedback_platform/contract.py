@@ -58,6 +58,15 @@ INTEGER_FIELDS: dict[str, tuple[int | None, int | None]] = {
     "dwell_ms": (0, None),
 }
 
+#: Every field of the contract, in the column order a flat (CSV or Parquet) drop uses.
+FIELDS = (
+    *TEXT_FIELDS[:2],
+    "occurred_at",
+    *TEXT_FIELDS[2:],
+    *INTEGER_FIELDS,
+    "properties",
+)
+
 #: Reason codes a quarantined row can carry (``missing_field:`` / ``bad_value:`` take a name).
 REASON_CODES = (
     "invalid_json",

@@ -126,12 +126,7 @@ def _occurred_at() -> str:
 
 #: The event columns of ``validated_rows``.
 #: ``user_id`` here is still the product's id; it is replaced by its key before anything is stored.
-EVENT_COLUMNS = (
-    "occurred_at",
-    *contract.TEXT_FIELDS,
-    *contract.INTEGER_FIELDS,
-    "properties",
-)
+EVENT_COLUMNS = contract.FIELDS
 
 
 def _typed_event_columns() -> str:

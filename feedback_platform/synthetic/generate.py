@@ -22,6 +22,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from feedback_platform import contract
+
 DEFAULT_START = datetime(2026, 10, 5, tzinfo=UTC)  # a Monday
 
 #: segment -> (share of users, locale)
@@ -202,8 +204,7 @@ class _Simulator:
         while self.rng.random() < behaviour.regenerate * (1.6 if regenerations else 1) and (
             regenerations < 5
         ):
-            clock = self._tick(clock, 3, 40)
-            out.append(self._event("regenerate", context, clock, generation_id=generation))
+            clock = self._emit(out, "regenerate", context, clock, (3, 40), generation_id=generation)
             regenerations += 1
             generation, clock = self._generate(context, topic, prompt, generation, clock, out)
         return self._react(context, behaviour, generation, topic, clock, out)
@@ -214,11 +215,14 @@ class _Simulator:
         first, clock = self._generate(context, topic, prompt, None, clock, out)
         second, clock = self._generate(context, topic, prompt, None, clock, out)
         chosen, rejected = (first, second) if self.rng.random() < 0.5 else (second, first)
-        clock = self._tick(clock, 5, 60)
-        out.append(
-            self._event(
-                "prefer", context, clock, generation_id=chosen, other_generation_id=rejected
-            )
+        clock = self._emit(
+            out,
+            "prefer",
+            context,
+            clock,
+            (5, 60),
+            generation_id=chosen,
+            other_generation_id=rejected,
         )
         return clock, False
 
@@ -259,15 +263,14 @@ class _Simulator:
         rng = self.rng
         completed = False
         if rng.random() < 0.8:
-            clock = self._tick(clock, 2, 90)
-            out.append(
-                self._event(
-                    "view",
-                    context,
-                    clock,
-                    generation_id=generation,
-                    dwell_ms=int(rng.lognormvariate(9, 0.8)),
-                )
+            clock = self._emit(
+                out,
+                "view",
+                context,
+                clock,
+                (2, 90),
+                generation_id=generation,
+                dwell_ms=int(rng.lognormvariate(9, 0.8)),
             )
         if rng.random() < behaviour.edit:
             output = self.outputs[generation]
@@ -278,12 +281,10 @@ class _Simulator:
                     self._event("edit", context, clock, generation_id=generation, edited_text=text)
                 )
         if rng.random() < behaviour.copy:
-            clock = self._tick(clock, 2, 30)
-            out.append(self._event("copy", context, clock, generation_id=generation))
+            clock = self._emit(out, "copy", context, clock, (2, 30), generation_id=generation)
             completed = True
         if rng.random() < 0.03:
-            clock = self._tick(clock, 2, 30)
-            out.append(self._event("share", context, clock, generation_id=generation))
+            clock = self._emit(out, "share", context, clock, (2, 30), generation_id=generation)
             completed = True
         clock = self._explicit(context, behaviour, generation, clock, out)
         return clock, completed
@@ -299,51 +300,65 @@ class _Simulator:
         """Explicit feedback is rare, and thumbs down more likely on the worse model."""
         rng = self.rng
         if rng.random() < behaviour.thumbs_up:
-            clock = self._tick(clock, 1, 20)
-            out.append(self._event("thumbs_up", context, clock, generation_id=generation))
+            clock = self._emit(out, "thumbs_up", context, clock, (1, 20), generation_id=generation)
         elif rng.random() < behaviour.thumbs_down:
-            clock = self._tick(clock, 1, 20)
-            out.append(self._event("thumbs_down", context, clock, generation_id=generation))
-            if rng.random() < 0.3:
-                clock = self._tick(clock, 5, 60)
-                out.append(
-                    self._event(
-                        "comment",
-                        context,
-                        clock,
-                        generation_id=generation,
-                        comment=rng.choice(COMMENTS[:2] + COMMENTS[3:]),
-                    )
-                )
-        if rng.random() < 0.008:
-            clock = self._tick(clock, 2, 20)
-            out.append(
-                self._event(
-                    "rating", context, clock, generation_id=generation, rating=rng.randint(1, 5)
-                )
+            clock = self._emit(
+                out, "thumbs_down", context, clock, (1, 20), generation_id=generation
             )
-        if rng.random() < 0.004:
-            clock = self._tick(clock, 5, 60)
-            out.append(
-                self._event(
+            if rng.random() < 0.3:
+                clock = self._emit(
+                    out,
                     "comment",
                     context,
                     clock,
+                    (5, 60),
                     generation_id=generation,
-                    comment=rng.choice(COMMENTS),
+                    comment=rng.choice(COMMENTS[:2] + COMMENTS[3:]),
                 )
+        if rng.random() < 0.008:
+            clock = self._emit(
+                out,
+                "rating",
+                context,
+                clock,
+                (2, 20),
+                generation_id=generation,
+                rating=rng.randint(1, 5),
             )
         if rng.random() < 0.004:
-            clock = self._tick(clock, 20, 200)
-            out.append(
-                self._event(
-                    "correction",
-                    context,
-                    clock,
-                    generation_id=generation,
-                    edited_text=self._edited(self.outputs[generation]),
-                )
+            clock = self._emit(
+                out,
+                "comment",
+                context,
+                clock,
+                (5, 60),
+                generation_id=generation,
+                comment=rng.choice(COMMENTS),
             )
+        if rng.random() < 0.004:
+            clock = self._emit(
+                out,
+                "correction",
+                context,
+                clock,
+                (20, 200),
+                generation_id=generation,
+                edited_text=self._edited(self.outputs[generation]),
+            )
+        return clock
+
+    def _emit(
+        self,
+        out: list[dict],
+        event_type: str,
+        context: dict,
+        clock: datetime,
+        delay: tuple[float, float],
+        **fields,
+    ) -> datetime:
+        """Append an event ``delay`` seconds (uniform in the range) after ``clock``."""
+        clock = self._tick(clock, *delay)
+        out.append(self._event(event_type, context, clock, **fields))
         return clock
 
     def _tick(self, clock: datetime, low: float, high: float) -> datetime:
@@ -471,28 +486,7 @@ def _write_gzip(path: Path, lines: list[str]) -> Path:
     return path
 
 
-_COLUMNS = [
-    "event_id",
-    "event_type",
-    "occurred_at",
-    "user_id",
-    "session_id",
-    "user_segment",
-    "app",
-    "locale",
-    "schema_version",
-    "generation_id",
-    "parent_generation_id",
-    "other_generation_id",
-    "model_version",
-    "prompt",
-    "output",
-    "edited_text",
-    "comment",
-    "rating",
-    "dwell_ms",
-    "properties",
-]
+_COLUMNS = contract.FIELDS
 
 
 def _flat(event: dict, column: str):

@@ -15,17 +15,18 @@ REALDATA = Path(
 )
 
 
-@pytest.fixture
-def oasst1_path() -> Path:
-    path = REALDATA / "oasst1_en_validation" / "oasst1_en_validation.jsonl"
+def _realdata_file(relative: str) -> Path:
+    path = REALDATA / relative
     if not path.exists():
         pytest.skip(f"real data not found at {path} (set FEEDBACK_PLATFORM_REALDATA)")
     return path
+
+
+@pytest.fixture
+def oasst1_path() -> Path:
+    return _realdata_file("oasst1_en_validation/oasst1_en_validation.jsonl")
 
 
 @pytest.fixture
 def copilot_arena_path() -> Path:
-    path = REALDATA / "copilot_arena_examples" / "copilot_arena_examples_v1.csv"
-    if not path.exists():
-        pytest.skip(f"real data not found at {path} (set FEEDBACK_PLATFORM_REALDATA)")
-    return path
+    return _realdata_file("copilot_arena_examples/copilot_arena_examples_v1.csv")
