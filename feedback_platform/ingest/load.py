@@ -66,6 +66,7 @@ def ingest_file(
     try:
         stage_file(con, path, pseudonymize=lambda user_id: user_key(user_id, user_salt))
         con.execute(VALIDATE_SQL)
+        con.unregister("staged_rows")
         _register_user_keys(con, user_salt)
         con.execute(_CLASSIFY_SQL)
         params = {"source_file": path.name, "ingested_at": ingested_at}
@@ -252,7 +253,7 @@ def _file_result(con: duckdb.DuckDBPyConnection, file_name: str, sha256: str) ->
     rows_read, rows_not_rejected, rows_duplicate = con.execute(
         """
         select
-            (select count(*) from staged_rows),
+            (select count(*) from validated_rows),
             (select count(*) from validated_rows where reason is null),
             (select count(*) from classified_rows where status = 'duplicate')
         """

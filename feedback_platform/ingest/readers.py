@@ -1,4 +1,4 @@
-"""Read one drop into the temp table ``staged_rows(line_number, raw_text, reject_reason)``.
+"""Read one drop into the Arrow table ``staged_rows(line_number, raw_text, reject_reason)``.
 
 Every format is reduced to one JSON text per row so that a single SQL validation serves them
 all: JSONL lines are kept as they are, CSV and Parquet rows are rendered with ``to_json``.
@@ -25,13 +25,12 @@ SUPPORTED_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet", ".csv")
 _CHUNK_BYTES = 64 * 1024 * 1024
 _BOM = b"\xef\xbb\xbf"
 
-STAGED_ROWS_DDL = """
-create or replace temp table staged_rows (
-    line_number bigint not null,
-    raw_text varchar,
-    reject_reason varchar
+STAGED_SCHEMA = pa.schema(
+    [("line_number", pa.int64()), ("raw_text", pa.string()), ("reject_reason", pa.string())]
 )
-"""
+
+#: Small record batches let DuckDB scan the staged rows with all its threads.
+_ROWS_PER_BATCH = 60_000
 
 
 class UnsupportedFileError(ValueError):
@@ -54,27 +53,25 @@ def is_supported(path: Path) -> bool:
 
 def stage_file(
     con: duckdb.DuckDBPyConnection, path: Path, *, pseudonymize: Callable[[str], str]
-) -> None:
-    """Fill ``staged_rows`` with every row of ``path``, numbered from 1 in file order.
+) -> int:
+    """Register every row of ``path``, numbered from 1 in file order, as ``staged_rows``;
+    return the number of rows. The caller unregisters it when done.
 
-    ``pseudonymize`` replaces user ids in rows kept as the file's own text (broken CSV
-    records), which the JSON-based redaction downstream cannot read.
+    Rows stay in Arrow, which DuckDB scans in place: no copy into a table. ``pseudonymize``
+    replaces user ids in rows kept as the file's own text (broken CSV records), which the
+    JSON-based redaction downstream cannot read.
     """
-    con.execute(STAGED_ROWS_DDL)
     fmt = drop_format(path)
     if fmt in (".jsonl", ".jsonl.gz"):
-        _stage_jsonl(con, path)
+        tables = _jsonl_batches(path)
     elif fmt == ".csv":
-        _stage_csv(con, path, pseudonymize)
+        tables = _csv_batches(path, pseudonymize)
     else:
-        _stage_parquet(con, path)
-
-
-def _stage_jsonl(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    for batch in _jsonl_batches(path):
-        con.register("jsonl_batch", batch)
-        con.execute("insert into staged_rows select * from jsonl_batch")
-        con.unregister("jsonl_batch")
+        tables = [_parquet_rows(con, path)]
+    batches = [batch for table in tables for batch in table.to_batches(_ROWS_PER_BATCH)]
+    staged = pa.Table.from_batches(batches, schema=STAGED_SCHEMA)
+    con.register("staged_rows", staged)
+    return staged.num_rows
 
 
 def _jsonl_batches(path: Path) -> Iterator[pa.Table]:
@@ -119,7 +116,8 @@ def _lines_table(block: bytes, first_line_number: int) -> pa.Table:
             "line_number": numbers.filter(keep),
             "raw_text": texts.filter(keep),
             "reject_reason": pa.nulls(pc.sum(keep).as_py() or 0, pa.string()),
-        }
+        },
+        schema=STAGED_SCHEMA,
     )
 
 
@@ -137,15 +135,6 @@ def _decode_line_by_line(
             text = line.decode("utf-8", errors="replace")
             rows.append((first_line_number + offset, text, "invalid_encoding"))
     return rows
-
-
-def _stage_csv(
-    con: duckdb.DuckDBPyConnection, path: Path, pseudonymize: Callable[[str], str]
-) -> None:
-    for batch in _csv_batches(path, pseudonymize):
-        con.register("csv_batch", batch)
-        con.execute("insert into staged_rows select * from csv_batch")
-        con.unregister("csv_batch")
 
 
 def _csv_batches(
@@ -235,26 +224,20 @@ class _RecordingLines:
 
 def _rows_table(rows: list[tuple[int, str, str | None]]) -> pa.Table:
     numbers, texts, rejects = zip(*rows, strict=True) if rows else ((), (), ())
-    return pa.table(
-        {
-            "line_number": pa.array(numbers, pa.int64()),
-            "raw_text": pa.array(texts, pa.string()),
-            "reject_reason": pa.array(rejects, pa.string()),
-        }
-    )
+    return pa.table([list(numbers), list(texts), list(rejects)], schema=STAGED_SCHEMA)
 
 
-def _stage_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+def _parquet_rows(con: duckdb.DuckDBPyConnection, path: Path) -> pa.Table:
     """Parquet rows keep their column names; timestamps with a time zone are rendered in
     RFC 3339 so they validate like text, naive ones stay offset-less and are quarantined."""
-    con.execute(
+    rows = con.execute(
         """
-        insert into staged_rows
         select
-            file_row_number + 1,
-            to_json(struct_pack(*columns(* exclude (file_row_number)))),
-            null
+            file_row_number + 1 as line_number,
+            to_json(struct_pack(*columns(* exclude (file_row_number))))::varchar as raw_text,
+            null::varchar as reject_reason
         from read_parquet(?, file_row_number = true)
         """,
         [str(path)],
     )
+    return rows.to_arrow_table().cast(STAGED_SCHEMA)
