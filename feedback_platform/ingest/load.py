@@ -181,11 +181,12 @@ final as (
     select
         ranked.line_number,
         case
-            when known.event_id is not null and known.known_payload = ranked.payload
+            when known.event_id is not null
+                and known.known_payload is not distinct from ranked.payload
                 then 'duplicate'
             when known.event_id is not null then 'duplicate_conflict'
             when occurrence = 1 then 'new'
-            when first_payload = ranked.payload then 'duplicate'
+            when first_payload is not distinct from ranked.payload then 'duplicate'
             else 'duplicate_conflict'
         end as status
     from ranked
@@ -212,7 +213,12 @@ where v.reason is null
 _INSERT_QUARANTINE_SQL = f"""
 insert into raw.quarantined_events
 with rejected as (
-    select v.line_number, v.raw_text, coalesce(v.reason, c.status) as reason, v.event_id
+    select
+        v.line_number,
+        v.raw_text,
+        coalesce(v.reason, c.status) as reason,
+        v.event_id,
+        v.user_id
     from validated_rows as v
     left join classified_rows as c using (line_number)
     where v.reason is not null or c.status = 'duplicate_conflict'
@@ -233,16 +239,20 @@ final as (
         $source_file as source_file,
         located.line_number,
         case
-            when k.user_key is null then located.raw_text
+            when coalesce(as_written.user_key, as_parsed.user_key) is null then located.raw_text
             else regexp_replace(
-                located.raw_text, '{USER_ID_IN_TEXT}', '"user_id":"' || k.user_key || '"'
+                located.raw_text,
+                '{USER_ID_IN_TEXT}',
+                '"user_id":"' || coalesce(as_written.user_key, as_parsed.user_key) || '"'
             )
         end as raw_text,
         located.reason,
         located.event_id,
         $ingested_at as ingested_at
     from located
-    left join user_keys as k on k.raw_value = located.user_id_as_written
+    -- the id as written (escaped JSON) for broken rows, as parsed for duplicate conflicts
+    left join user_keys as as_written on as_written.raw_value = located.user_id_as_written
+    left join user_keys as as_parsed on as_parsed.raw_value = located.user_id
 )
 
 select * from final order by line_number

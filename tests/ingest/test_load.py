@@ -287,3 +287,15 @@ def _all_rows(settings):
         query(settings, f"select * exclude (ingested_at) from {table} order by all")
         for table in ("raw.feedback_events", "raw.quarantined_events", "raw.ingested_files")
     )
+
+
+def test_escaped_user_ids_are_pseudonymized_in_conflicting_duplicates(settings):
+    raw_id = 'o"brien\\u00e9'  # written with JSON escapes in the drop
+    first = write_jsonl(settings.events_landing_dir / "a.jsonl", [event("e1", user_id=raw_id)])
+    ingest(settings, first)
+    second = write_jsonl(
+        settings.events_landing_dir / "b.jsonl", [event("e1", user_id=raw_id, output="changed")]
+    )
+    assert ingest(settings, second).reasons == {"duplicate_conflict": 1}
+    [(raw_text,)] = query(settings, "select raw_text from raw.quarantined_events")
+    assert json.loads(raw_text)["user_id"] == user_key(raw_id, TEST_SALT)
