@@ -53,9 +53,9 @@ def is_supported(path: Path) -> bool:
 
 def stage_file(
     con: duckdb.DuckDBPyConnection, path: Path, *, pseudonymize: Callable[[str], str]
-) -> int:
-    """Register every row of ``path``, numbered from 1 in file order, as ``staged_rows``;
-    return the number of rows. The caller unregisters it when done.
+) -> None:
+    """Register every row of ``path``, numbered from 1 in file order, as ``staged_rows``.
+    The caller unregisters it when done.
 
     Rows stay in Arrow, which DuckDB scans in place: no copy into a table. ``pseudonymize``
     replaces user ids in rows kept as the file's own text (broken CSV records), which the
@@ -69,9 +69,7 @@ def stage_file(
     else:
         tables = [_parquet_rows(con, path)]
     batches = [batch for table in tables for batch in table.to_batches(_ROWS_PER_BATCH)]
-    staged = pa.Table.from_batches(batches, schema=STAGED_SCHEMA)
-    con.register("staged_rows", staged)
-    return staged.num_rows
+    con.register("staged_rows", pa.Table.from_batches(batches, schema=STAGED_SCHEMA))
 
 
 def _jsonl_batches(path: Path) -> Iterator[pa.Table]:
