@@ -52,28 +52,32 @@ def raw_events_freshness(settings: Settings) -> dg.FreshnessPolicy:
     )
 
 
+def _raw_table_spec(key: dg.AssetKey, table: str, description: str) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key,
+        description=description,
+        kinds={"duckdb"},
+        group_name="ingestion",
+        metadata={"table": table},
+    )
+
+
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(
+        _raw_table_spec(
             RAW_EVENTS,
-            description="One row per contract-valid event; user ids stored only as keyed hashes.",
-            kinds={"duckdb"},
-            group_name="ingestion",
-            metadata={"table": "raw.feedback_events"},
+            "raw.feedback_events",
+            "One row per contract-valid event; user ids stored only as keyed hashes.",
         ),
-        dg.AssetSpec(
+        _raw_table_spec(
             RAW_QUARANTINE,
-            description="Rows that broke the event contract, with file, line, raw text, reason.",
-            kinds={"duckdb"},
-            group_name="ingestion",
-            metadata={"table": "raw.quarantined_events"},
+            "raw.quarantined_events",
+            "Rows that broke the event contract, with file, line, raw text and reason.",
         ),
-        dg.AssetSpec(
+        _raw_table_spec(
             RAW_LEDGER,
-            description="One row per ingested file: sha256 and read/valid/quarantined/duplicate.",
-            kinds={"duckdb"},
-            group_name="ingestion",
-            metadata={"table": "raw.ingested_files"},
+            "raw.ingested_files",
+            "One row per ingested file: sha256 and read/valid/quarantined/duplicate counts.",
         ),
     ],
     check_specs=[
