@@ -101,9 +101,10 @@ def _print_summary(result: dg.ExecuteInProcessResult, settings: Settings) -> int
             f"  check {level}: {evaluation.asset_key.to_user_string()} "
             f"{evaluation.check_name}: {evaluation.description or ''}"
         )
-    failed_steps = [event.step_key for event in result.get_step_failure_events()]
-    for step in failed_steps:
-        print(f"  step FAILED: {step}")
+    for failure in result.get_step_failure_events():
+        error = failure.step_failure_data.error
+        reason = error.message.strip().splitlines()[0] if error else "unknown error"
+        print(f"  step FAILED: {failure.step_key}: {reason}")
     blocking = [e for e in failed_checks if e.severity == dg.AssetCheckSeverity.ERROR]
     ok = result.success and not blocking
     print(f"\nRun {result.run_id}: {'succeeded' if ok else 'FAILED'}")

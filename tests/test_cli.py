@@ -40,6 +40,7 @@ def test_run_fails_loudly_on_an_unreadable_drop_but_lands_the_others(settings, c
 
     assert main(["run"]) == 1
     output = capsys.readouterr().out
-    assert "FAILED" in output
+    assert "step FAILED: raw_feedback_events" in output
+    assert "cut.jsonl.gz" in output  # the summary names the file to fix
     assert query(settings, "select event_id from raw.feedback_events") == [("e1",)]
     assert query(settings, "select file_name from raw.ingested_files") == [("good.jsonl",)]
