@@ -29,6 +29,8 @@ renamed as (
         properties,
         event_type in ('thumbs_up', 'thumbs_down', 'rating', 'comment', 'correction', 'prefer')
             as is_explicit_feedback,
+        event_type in ('edit', 'regenerate', 'copy', 'share', 'view', 'task_complete')
+            as is_implicit_signal,
         source_file,
         line_number,
         ingested_at

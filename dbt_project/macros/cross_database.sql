@@ -1,0 +1,46 @@
+{#- The few functions dbt has no cross-database macro for. Each dispatches on the adapter, so the
+    models stay portable: DuckDB is the embedded default, `default__` is ANSI-ish SQL that Spark
+    accepts, and Trino gets its own spelling where it differs. -#}
+
+{#- Levenshtein distance between two strings: the number of single-character edits. -#}
+{% macro edit_distance(left, right) -%}
+    {{ return(adapter.dispatch('edit_distance')(left, right)) }}
+{%- endmacro %}
+
+{% macro default__edit_distance(left, right) -%}
+    levenshtein({{ left }}, {{ right }})
+{%- endmacro %}
+
+{% macro trino__edit_distance(left, right) -%}
+    levenshtein_distance({{ left }}, {{ right }})
+{%- endmacro %}
+
+{#- Runs of whitespace collapsed to one space, ends trimmed: "a  b\n" and "a b" are the same text. -#}
+{% macro normalize_whitespace(text) -%}
+    {{ return(adapter.dispatch('normalize_whitespace')(text)) }}
+{%- endmacro %}
+
+{% macro default__normalize_whitespace(text) -%}
+    trim(regexp_replace({{ text }}, '\\s+', ' '))
+{%- endmacro %}
+
+{% macro duckdb__normalize_whitespace(text) -%}
+    trim(regexp_replace({{ text }}, '\s+', ' ', 'g'))
+{%- endmacro %}
+
+{#- The exact median of a numeric column (an aggregate). -#}
+{% macro median(expression) -%}
+    {{ return(adapter.dispatch('median')(expression)) }}
+{%- endmacro %}
+
+{% macro default__median(expression) -%}
+    percentile_cont(0.5) within group (order by {{ expression }})
+{%- endmacro %}
+
+{% macro duckdb__median(expression) -%}
+    median({{ expression }})
+{%- endmacro %}
+
+{% macro trino__median(expression) -%}
+    approx_percentile({{ expression }}, 0.5)
+{%- endmacro %}

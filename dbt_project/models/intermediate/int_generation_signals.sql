@@ -1,0 +1,212 @@
+{#-
+    What users did with each generation, one row per generation id that received any signal.
+    Edits and corrections: the last one (by time) wins and gives the final text. A task_complete
+    without a generation_id credits the session's latest generation before it.
+-#}
+{{ config(materialized='view') }}
+
+with events as (
+
+    select * from {{ ref('int_events_sessionized') }}
+
+),
+
+generation_events as (
+
+    select generation_id, session_id, occurred_at, event_id
+    from events
+    where event_type = 'generation'
+
+),
+
+unlinked_completions as (
+
+    select event_id, session_id, occurred_at
+    from events
+    where event_type = 'task_complete' and generation_id is null
+
+),
+
+-- the session's latest generation at or before the completion
+credited_completions as (
+
+    select
+        event_id,
+        event_type,
+        occurred_at,
+        generation_id
+    from (
+        select
+            completions.event_id,
+            'task_complete' as event_type,
+            completions.occurred_at,
+            generations.generation_id,
+            row_number() over (
+                partition by completions.event_id
+                order by generations.occurred_at desc, generations.event_id desc
+            ) as position
+        from unlinked_completions as completions
+        inner join generation_events as generations
+            on completions.session_id = generations.session_id
+            and generations.occurred_at <= completions.occurred_at
+    ) as ranked
+    where position = 1
+
+),
+
+linked_signals as (
+
+    select
+        event_id,
+        event_type,
+        occurred_at,
+        generation_id,
+        edited_text,
+        comment,
+        rating,
+        dwell_ms
+    from events
+    where event_type <> 'generation' and generation_id is not null
+
+),
+
+-- the generation a prefer event passed over, as its own signal
+rejected_in_preference as (
+
+    select
+        event_id,
+        'prefer_rejected' as event_type,
+        occurred_at,
+        other_generation_id as generation_id
+    from events
+    where event_type = 'prefer' and other_generation_id is not null
+
+),
+
+signals as (
+
+    select * from linked_signals
+
+    union all
+
+    select
+        event_id,
+        event_type,
+        occurred_at,
+        generation_id,
+        cast(null as {{ dbt.type_string() }}) as edited_text,
+        cast(null as {{ dbt.type_string() }}) as comment,
+        cast(null as {{ dbt.type_int() }}) as rating,
+        cast(null as {{ dbt.type_bigint() }}) as dwell_ms
+    from credited_completions
+
+    union all
+
+    select
+        event_id,
+        event_type,
+        occurred_at,
+        generation_id,
+        cast(null as {{ dbt.type_string() }}) as edited_text,
+        cast(null as {{ dbt.type_string() }}) as comment,
+        cast(null as {{ dbt.type_int() }}) as rating,
+        cast(null as {{ dbt.type_bigint() }}) as dwell_ms
+    from rejected_in_preference
+
+),
+
+latest_text_change as (
+
+    select generation_id, event_id, event_type, edited_text
+    from (
+        select
+            generation_id,
+            event_id,
+            event_type,
+            edited_text,
+            row_number() over (
+                partition by generation_id order by occurred_at desc, event_id desc
+            ) as position
+        from signals
+        where event_type in ('edit', 'correction')
+    ) as ranked
+    where position = 1
+
+),
+
+latest_rating as (
+
+    select generation_id, rating
+    from (
+        select
+            generation_id,
+            rating,
+            row_number() over (
+                partition by generation_id order by occurred_at desc, event_id desc
+            ) as position
+        from signals
+        where event_type = 'rating'
+    ) as ranked
+    where position = 1
+
+),
+
+latest_comment as (
+
+    select generation_id, comment
+    from (
+        select
+            generation_id,
+            comment,
+            row_number() over (
+                partition by generation_id order by occurred_at desc, event_id desc
+            ) as position
+        from signals
+        where event_type = 'comment'
+    ) as ranked
+    where position = 1
+
+),
+
+aggregated as (
+
+    select
+        generation_id,
+        {{ count_of("event_type = 'edit'") }} as edit_event_count,
+        {{ count_of("event_type = 'correction'") }} as correction_event_count,
+        {{ any_of("event_type = 'copy'") }} as is_copied,
+        {{ any_of("event_type = 'share'") }} as is_shared,
+        {{ any_of("event_type = 'task_complete'") }} as has_task_complete,
+        {{ any_of("event_type = 'thumbs_up'") }} as has_thumbs_up,
+        {{ any_of("event_type = 'thumbs_down'") }} as has_thumbs_down,
+        {{ any_of("event_type = 'comment'") }} as has_comment,
+        {{ count_of("event_type = 'prefer'") }} as preferred_count,
+        {{ count_of("event_type = 'prefer_rejected'") }} as passed_over_count,
+        {{ count_of("event_type = 'view'") }} as view_count,
+        sum(dwell_ms) as dwell_ms,
+        {{ any_of("event_type in ('thumbs_up', 'thumbs_down', 'rating', 'comment', 'correction', 'prefer', 'prefer_rejected')") }}
+            as has_explicit_feedback,
+        {{ any_of("event_type in ('edit', 'regenerate', 'copy', 'share', 'view', 'task_complete')") }}
+            as has_implicit_signal
+    from signals
+    group by generation_id
+
+),
+
+final as (
+
+    select
+        aggregated.*,
+        latest_text_change.edited_text as last_edited_text,
+        latest_text_change.event_type as last_text_change_type,
+        latest_text_change.event_id as last_text_change_event_id,
+        latest_rating.rating,
+        latest_comment.comment
+    from aggregated
+    left join latest_text_change on aggregated.generation_id = latest_text_change.generation_id
+    left join latest_rating on aggregated.generation_id = latest_rating.generation_id
+    left join latest_comment on aggregated.generation_id = latest_comment.generation_id
+
+)
+
+select * from final

@@ -1,0 +1,242 @@
+{#-
+    One row per generation with what became of it (rules: the `generation_outcome_rules` doc
+    block). Incremental: a run recomputes the whole regeneration chain of every generation that an
+    event of the newest sessionized batch touches (a new signal, a new child, a re-sessionized
+    generation event), and replaces those rows.
+-#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='generation_id',
+        on_schema_change='fail',
+    )
+}}
+
+with events as (
+
+    select * from {{ ref('int_events_sessionized') }}
+
+),
+
+chains as (
+
+    select * from {{ ref('int_generation_chains') }}
+
+),
+
+signals as (
+
+    select * from {{ ref('int_generation_signals') }}
+
+),
+
+generation_events as (
+
+    select *
+    from (
+        select
+            *,
+            row_number() over (
+                partition by generation_id order by occurred_at, event_id
+            ) as position
+        from events
+        where event_type = 'generation'
+    ) as ranked
+    where position = 1
+
+),
+
+{% if is_incremental() %}
+
+changed_events as (
+
+    select generation_id, parent_generation_id, other_generation_id
+    from events
+    where batch_ingested_at > (select max(batch_ingested_at) from {{ this }})
+
+),
+
+touched_generation_ids as (
+
+    select generation_id from changed_events where generation_id is not null
+    union
+    select parent_generation_id from changed_events where parent_generation_id is not null
+    union
+    select other_generation_id from changed_events where other_generation_id is not null
+
+),
+
+touched_chains as (
+
+    select distinct chains.chain_id
+    from chains
+    inner join touched_generation_ids on chains.generation_id = touched_generation_ids.generation_id
+
+),
+
+generations_in_scope as (
+
+    select generation_events.*
+    from generation_events
+    left join chains on generation_events.generation_id = chains.generation_id
+    where coalesce(chains.chain_id, generation_events.generation_id)
+        in (select chain_id from touched_chains)
+        or generation_events.generation_id in (select generation_id from touched_generation_ids)
+
+),
+
+{% else %}
+
+generations_in_scope as (
+
+    select * from generation_events
+
+),
+
+{% endif %}
+
+joined as (
+
+    select
+        generations.generation_id,
+        generations.event_id as generation_event_id,
+        generations.session_id,
+        generations.user_key,
+        generations.user_segment,
+        generations.model_version,
+        generations.occurred_at as generated_at,
+        generations.parent_generation_id,
+        generations.prompt,
+        generations.output,
+        coalesce(chains.chain_id, generations.generation_id) as chain_id,
+        coalesce(chains.chain_position, 0) as chain_position,
+        coalesce(chains.chain_retry_count, 0) as chain_retry_count,
+        coalesce(chains.is_regenerated, false) as is_regenerated,
+        chains.replaced_by_generation_id,
+        coalesce(signals.edit_event_count, 0) as edit_event_count,
+        coalesce(signals.correction_event_count, 0) as correction_event_count,
+        signals.last_edited_text,
+        signals.last_text_change_type,
+        signals.last_text_change_event_id,
+        coalesce(signals.is_copied, false) as is_copied,
+        coalesce(signals.is_shared, false) as is_shared,
+        coalesce(signals.has_task_complete, false) as has_task_complete,
+        coalesce(signals.has_thumbs_up, false) as has_thumbs_up,
+        coalesce(signals.has_thumbs_down, false) as has_thumbs_down,
+        signals.rating,
+        coalesce(signals.has_comment, false) as has_comment,
+        signals.comment,
+        coalesce(signals.preferred_count, 0) as preferred_count,
+        coalesce(signals.passed_over_count, 0) as passed_over_count,
+        signals.dwell_ms,
+        coalesce(signals.has_explicit_feedback, false) as has_explicit_feedback,
+        coalesce(signals.has_implicit_signal, false) or coalesce(chains.is_regenerated, false)
+            as has_implicit_signal,
+        (select max(batch_ingested_at) from events) as batch_ingested_at
+    from generations_in_scope as generations
+    left join chains on generations.generation_id = chains.generation_id
+    left join signals on generations.generation_id = signals.generation_id
+
+),
+
+-- last edit wins; an edit that only changes whitespace is not an edit
+text_changes as (
+
+    select
+        *,
+        coalesce(last_edited_text, output) as final_text,
+        last_edited_text is not null
+            and {{ normalize_whitespace('last_edited_text') }}
+            <> {{ normalize_whitespace('output') }} as is_edited
+    from joined
+
+),
+
+edit_measured as (
+
+    select
+        *,
+        is_edited and last_text_change_type = 'correction' as is_corrected,
+        case
+            when not is_edited then 0.0
+            else cast({{ edit_distance('output', 'final_text') }} as {{ dbt.type_float() }})
+                / greatest(length(output), length(final_text))
+        end as edit_ratio
+    from text_changes
+
+),
+
+judged as (
+
+    select
+        *,
+        (
+            is_copied
+            or is_shared
+            or has_task_complete
+            or has_thumbs_up
+            or coalesce(rating >= {{ var('accepting_rating') }}, false)
+            or preferred_count > 0
+        ) and not is_regenerated as is_accepted,
+        has_thumbs_down
+            or coalesce(rating <= {{ var('rejecting_rating') }}, false)
+            or passed_over_count > 0 as has_negative_signal
+    from edit_measured
+
+),
+
+final as (
+
+    select
+        generation_id,
+        generation_event_id,
+        session_id,
+        user_key,
+        user_segment,
+        model_version,
+        generated_at,
+        parent_generation_id,
+        chain_id,
+        chain_position,
+        chain_retry_count,
+        is_regenerated,
+        replaced_by_generation_id,
+        prompt,
+        output,
+        final_text,
+        is_edited,
+        is_corrected,
+        edit_ratio,
+        edit_event_count,
+        correction_event_count,
+        last_text_change_event_id,
+        is_copied,
+        is_shared,
+        has_task_complete,
+        has_thumbs_up,
+        has_thumbs_down,
+        rating,
+        has_comment,
+        comment,
+        preferred_count,
+        passed_over_count,
+        dwell_ms,
+        has_explicit_feedback,
+        has_implicit_signal,
+        is_accepted,
+        has_negative_signal,
+        is_accepted and has_negative_signal as has_conflicting_signals,
+        case
+            when is_regenerated then 'regenerated'
+            when is_edited then 'edited'
+            when has_negative_signal and not is_accepted then 'rejected'
+            when is_accepted then 'accepted'
+            else 'no_signal'
+        end as outcome,
+        batch_ingested_at
+    from judged
+
+)
+
+select * from final

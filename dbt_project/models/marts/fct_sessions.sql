@@ -1,0 +1,142 @@
+{#-
+    One row per session (rules: the `session_rules` doc block). Incremental: a run rebuilds every
+    session with an event in the newest sessionized batch; the post-hook drops sessions that no
+    longer exist because a late event merged them into an earlier one.
+-#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='session_id',
+        on_schema_change='fail',
+        post_hook=[
+            "delete from {{ this }} where session_id not in"
+            " (select session_id from {{ ref('int_events_sessionized') }})"
+        ],
+    )
+}}
+
+with events as (
+
+    select * from {{ ref('int_events_sessionized') }}
+
+),
+
+{% if is_incremental() %}
+
+events_in_scope as (
+
+    select * from events
+    where session_id in (
+        select session_id from events
+        where batch_ingested_at > (select max(batch_ingested_at) from {{ this }})
+    )
+
+),
+
+{% else %}
+
+events_in_scope as (
+
+    select * from events
+
+),
+
+{% endif %}
+
+first_segment as (
+
+    select session_id, user_segment
+    from (
+        select
+            session_id,
+            user_segment,
+            row_number() over (
+                partition by session_id order by occurred_at, event_id
+            ) as position
+        from events_in_scope
+        where user_segment is not null
+    ) as ranked
+    where position = 1
+
+),
+
+first_model_version as (
+
+    select session_id, model_version
+    from (
+        select
+            session_id,
+            model_version,
+            row_number() over (
+                partition by session_id order by occurred_at, event_id
+            ) as position
+        from events_in_scope
+        where event_type = 'generation'
+    ) as ranked
+    where position = 1
+
+),
+
+aggregated as (
+
+    select
+        session_id,
+        min(user_key) as user_key,
+        min(client_session_id) as client_session_id,
+        min(occurred_at) as started_at,
+        max(occurred_at) as ended_at,
+        count(*) as event_count,
+        {{ count_of("event_type = 'generation'") }} as generation_count,
+        {{ count_of("event_type = 'regenerate'") }} as regeneration_count,
+        {{ count_of("event_type = 'edit'") }} as edit_count,
+        {{ count_of("event_type = 'correction'") }} as correction_count,
+        {{ count_of("event_type = 'copy'") }} as copy_count,
+        {{ count_of("event_type = 'share'") }} as share_count,
+        {{ count_of('is_explicit_feedback') }} as explicit_feedback_count,
+        {{ count_of('is_implicit_signal') }} as implicit_signal_count,
+        {{ any_of("event_type = 'task_complete'") }} as has_task_complete,
+        max(batch_ingested_at) as batch_ingested_at
+    from events_in_scope
+    group by session_id
+
+),
+
+final as (
+
+    select
+        aggregated.session_id,
+        aggregated.user_key,
+        aggregated.client_session_id,
+        first_segment.user_segment,
+        first_model_version.model_version,
+        aggregated.started_at,
+        aggregated.ended_at,
+        {{ dbt.datediff('aggregated.started_at', 'aggregated.ended_at', 'second') }}
+            as duration_seconds,
+        aggregated.event_count,
+        aggregated.generation_count,
+        aggregated.regeneration_count,
+        aggregated.edit_count,
+        aggregated.correction_count,
+        aggregated.copy_count,
+        aggregated.share_count,
+        aggregated.explicit_feedback_count,
+        aggregated.implicit_signal_count,
+        aggregated.explicit_feedback_count > 0 as has_explicit_feedback,
+        aggregated.has_task_complete,
+        case
+            when aggregated.has_task_complete
+                or aggregated.copy_count > 0
+                or aggregated.share_count > 0
+                then 'completed'
+            else 'abandoned'
+        end as outcome,
+        aggregated.batch_ingested_at
+    from aggregated
+    left join first_segment on aggregated.session_id = first_segment.session_id
+    left join first_model_version on aggregated.session_id = first_model_version.session_id
+
+)
+
+select * from final
