@@ -24,9 +24,16 @@ SUPPORTED_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet", ".csv")
 
 _CHUNK_BYTES = 64 * 1024 * 1024
 _BOM = b"\xef\xbb\xbf"
+_NEWLINE = ord("\n")
+#: Newlines are searched this many bytes at a time (small scratch arrays are reused).
+_SCAN_BYTES = 4 * 1024 * 1024
 
 STAGED_SCHEMA = pa.schema(
-    [("line_number", pa.int64()), ("raw_text", pa.string()), ("reject_reason", pa.string())]
+    [
+        ("line_number", pa.int64()),
+        ("raw_text", pa.string_view()),
+        ("reject_reason", pa.string()),
+    ]
 )
 
 #: Small record batches let DuckDB scan the staged rows with all its threads.
@@ -73,23 +80,116 @@ def stage_file(
 
 
 def _jsonl_batches(path: Path) -> Iterator[pa.Table]:
-    """Whole lines in chunks of ~64 MB, numbered by physical line from 1."""
+    """Whole lines numbered by physical line from 1, as string views into the file's bytes.
+
+    The file is read once into one buffer and its newlines found with numpy; each line is a
+    view (offset, length) into that buffer, so no line is copied. Lines are checked for UTF-8
+    in the blocks that reading the file 64 MB at a time would give.
+    """
+    data = _read_all(path)
+    first = len(_BOM) if data[: len(_BOM)].tobytes() == _BOM else 0
+    newlines = _newline_positions(data, first)
+    buffer = pa.py_buffer(data)
+    block_start, lines_done = first, 0
+    window_ends = range(_CHUNK_BYTES, len(data) + _CHUNK_BYTES, _CHUNK_BYTES)
+    for lines_seen in np.searchsorted(newlines, np.minimum(window_ends, len(data))).tolist():
+        if lines_seen > lines_done:
+            block_end = int(newlines[lines_seen - 1]) + 1
+            line_ends = newlines[lines_done:lines_seen] - block_start
+            yield _block_table(buffer, block_start, block_end, line_ends, lines_done + 1)
+            block_start, lines_done = block_end, lines_seen
+    if block_start < len(data):
+        last_line = np.array([len(data) - block_start])
+        yield _block_table(buffer, block_start, len(data), last_line, lines_done + 1)
+
+
+def _read_all(path: Path) -> np.ndarray:
+    """The file's bytes (decompressed for ``.gz``) as one numpy buffer."""
     opener = gzip.open if path.name.lower().endswith(".gz") else open
-    next_line_number = 1
-    carry = b""
     with opener(path, "rb") as handle:
-        chunk = handle.read(_CHUNK_BYTES).removeprefix(_BOM)
-        while chunk:
-            data = carry + chunk
-            cut = data.rfind(b"\n") + 1
-            carry = data[cut:]
-            if cut:
-                table = _lines_table(data[:cut], next_line_number)
-                next_line_number += data.count(b"\n", 0, cut)
-                yield table
-            chunk = handle.read(_CHUNK_BYTES)
-    if carry:
-        yield _lines_table(carry, next_line_number)
+        return np.frombuffer(handle.read(), dtype=np.uint8)
+
+
+def _newline_positions(data: np.ndarray, start: int) -> np.ndarray:
+    """Positions of every ``\\n`` from ``start`` on, found a slice at a time to bound memory."""
+    found = [
+        np.flatnonzero(data[offset : offset + _SCAN_BYTES] == _NEWLINE) + offset
+        for offset in range(start, len(data), _SCAN_BYTES)
+    ]
+    return np.concatenate(found) if found else np.empty(0, dtype=np.int64)
+
+
+def _block_table(
+    buffer: pa.Buffer, start: int, end: int, ends: np.ndarray, first_line_number: int
+) -> pa.Table:
+    """The lines of ``buffer[start:end]``, which end (before their newline, if any) at ``ends``.
+
+    A blank line is not a row; trailing whitespace (``\\r`` in CRLF files) is not part of a row.
+    """
+    data = buffer.slice(start, end - start)
+    block = np.frombuffer(data, dtype=np.uint8)
+    whole = pa.StringArray.from_buffers(
+        1, pa.py_buffer(np.array([0, len(block)], dtype=np.int32)), data
+    )
+    try:
+        whole.validate(full=True)
+    except pa.ArrowInvalid:
+        return _rows_table(_decode_line_by_line(block.tobytes().split(b"\n"), first_line_number))
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    trimmed = _trimmed_ends(block, starts, ends)
+    if trimmed is None:
+        return _lines_table(block.tobytes(), first_line_number)
+    keep = trimmed > starts
+    numbers = np.arange(first_line_number, first_line_number + len(ends))[keep]
+    views = _string_views(block, starts[keep], trimmed[keep] - starts[keep])
+    texts = pa.StringViewArray.from_buffers(
+        pa.string_view(), len(numbers), [None, pa.py_buffer(views), data]
+    )
+    return pa.table(
+        {
+            "line_number": pa.array(numbers),
+            "raw_text": texts,
+            "reject_reason": pa.nulls(len(numbers), pa.string()),
+        },
+        schema=STAGED_SCHEMA,
+    )
+
+
+#: Trailing bytes that are not part of a line; at most this many are stripped per pass.
+_TRAILING = np.zeros(256, dtype=bool)
+_TRAILING[[ord(" "), ord("\t"), ord("\r"), ord("\n")]] = True
+_MAX_TRIM_PASSES = 16
+
+
+def _trimmed_ends(block: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray | None:
+    """Each line's end without trailing whitespace; None if some line has a long run of it."""
+    ends = ends.copy()
+    active = np.flatnonzero(ends > starts)
+    for _ in range(_MAX_TRIM_PASSES):
+        active = active[_TRAILING[block[ends[active] - 1]]]
+        if not active.size:
+            return ends
+        ends[active] -= 1
+        active = active[ends[active] > starts[active]]
+    return None
+
+
+def _string_views(block: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Arrow string views over ``block``: length and 12 inline bytes, or length, a 4-byte
+    prefix, buffer 0 and offset."""
+    views = np.zeros((len(starts), 16), dtype=np.uint8)
+    words = views.view(np.int32)
+    words[:, 0] = lengths
+    long = lengths > 12
+    views[long, 4:8] = block[starts[long, None] + np.arange(4)]
+    words[long, 3] = starts[long]
+    short = ~long
+    if short.any():
+        span = np.arange(12)
+        inside = span < lengths[short, None]
+        positions = np.where(inside, starts[short, None] + span, 0)
+        views[short, 4:16] = np.where(inside, block[positions], 0)
+    return views
 
 
 def _lines_table(block: bytes, first_line_number: int) -> pa.Table:
@@ -112,7 +212,7 @@ def _lines_table(block: bytes, first_line_number: int) -> pa.Table:
     return pa.table(
         {
             "line_number": numbers.filter(keep),
-            "raw_text": texts.filter(keep),
+            "raw_text": texts.filter(keep).cast(pa.string_view()),
             "reject_reason": pa.nulls(pc.sum(keep).as_py() or 0, pa.string()),
         },
         schema=STAGED_SCHEMA,
