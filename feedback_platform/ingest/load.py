@@ -66,12 +66,12 @@ def ingest_file(
     try:
         stage_file(con, path, pseudonymize=lambda user_id: user_key(user_id, user_salt))
         con.execute(VALIDATE_SQL)
-        con.unregister("staged_rows")
         _register_user_keys(con, user_salt)
         con.execute(_CLASSIFY_SQL)
         params = {"source_file": path.name, "ingested_at": ingested_at}
         con.execute(_INSERT_EVENTS_SQL, params)
         con.execute(_INSERT_QUARANTINE_SQL, params)
+        con.unregister("staged_rows")
         result = _file_result(con, path.name, sha256)
         con.execute(
             "insert into raw.ingested_files values (?, ?, ?, ?, ?, ?, ?)",
@@ -110,6 +110,7 @@ def _register_user_keys(con: duckdb.DuckDBPyConnection, salt: str) -> None:
                 nullif(regexp_extract(raw_text, '{USER_ID_IN_TEXT}', 2), '')
             )
             from validated_rows
+            join staged_rows using (row_id)
             where reason is not null
             """
         ).fetchall()
@@ -215,12 +216,13 @@ insert into raw.quarantined_events
 with rejected as (
     select
         v.line_number,
-        v.raw_text,
+        s.raw_text,
         coalesce(v.reason, c.status) as reason,
         v.event_id,
         v.user_id
     from validated_rows as v
     left join classified_rows as c using (line_number)
+    join staged_rows as s using (row_id)
     where v.reason is not null or c.status = 'duplicate_conflict'
 ),
 

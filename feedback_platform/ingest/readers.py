@@ -1,4 +1,4 @@
-"""Read one drop into the Arrow table ``staged_rows(line_number, raw_text, reject_reason)``.
+"""Read one drop into the Arrow table ``staged_rows(line_number, raw_text, reject_reason, row_id)``.
 
 Every format is reduced to one JSON text per row so that a single SQL validation serves them
 all: JSONL lines are kept as they are, CSV and Parquet rows are rendered with ``to_json``.
@@ -76,7 +76,11 @@ def stage_file(
     else:
         tables = [_parquet_rows(con, path)]
     batches = [batch for table in tables for batch in table.to_batches(_ROWS_PER_BATCH)]
-    con.register("staged_rows", pa.Table.from_batches(batches, schema=STAGED_SCHEMA))
+    staged = pa.Table.from_batches(batches, schema=STAGED_SCHEMA)
+    # A key for each row, as line numbers need not be unique (a CSV record can be split)
+    staged = staged.append_column("row_id", pa.array(np.arange(staged.num_rows)))
+    batches = staged.to_batches(_ROWS_PER_BATCH)
+    con.register("staged_rows", pa.Table.from_batches(batches, schema=staged.schema))
 
 
 def _jsonl_batches(path: Path) -> Iterator[pa.Table]:
