@@ -31,7 +31,11 @@ _FREE_TEXT_FIELDS = ("prompt", "output", "edited_text", "comment")
 def _present(field: str) -> str:
     if field in _FREE_TEXT_FIELDS:
         return f"(v_{field} is not null)"
-    return f"(nullif(trim(v_{field}), '') is not null)"
+    # trim copies the text; a value starting with printable non-space ASCII needs no trim
+    return (
+        f"(case when v_{field} >= '!' and v_{field} < chr(127) then true"
+        f" else nullif(trim(v_{field}), '') is not null end)"
+    )
 
 
 def _extract_columns() -> str:

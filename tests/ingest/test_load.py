@@ -203,6 +203,29 @@ def test_late_events_are_accepted(settings):
     assert result.rows_valid == 1
 
 
+def test_ids_of_only_spaces_are_missing_and_other_whitespace_is_kept(settings):
+    ids = [" ", "\u3000", "\u00a0 ", "\tg", " g", "g", "~", "\u00e9"]
+    events = [event(f"w{i}", generation_id=value) for i, value in enumerate(ids)]
+    ingest(settings, write_jsonl(settings.events_landing_dir / "ws.jsonl", events))
+    assert quarantine(settings) == {1: "missing_field:generation_id"} | {
+        2: "missing_field:generation_id",
+        3: "missing_field:generation_id",
+    }
+
+
+def test_trailing_whitespace_and_lines_of_spaces_are_not_part_of_rows(settings):
+    drop = settings.events_landing_dir / "spaces.jsonl"
+    line = json.dumps(event("s1"))
+    drop.write_bytes(f"{line} \t\r\n   \n\n{line[:-1]}{' ' * 40}\r\n".encode())
+    result = ingest(settings, drop)
+    assert (result.rows_read, result.rows_valid, result.reasons) == (2, 1, {"invalid_json": 1})
+    [(line_number, raw_text)] = query(
+        settings, "select line_number, raw_text from raw.quarantined_events"
+    )
+    assert line_number == 4
+    assert raw_text.startswith('{"event_id": "s1"') and raw_text.endswith('"generation_id": "g1"')
+
+
 def test_raw_user_ids_are_never_stored(settings):
     raw_id = "alice@example.com"
     drop = write_jsonl(
