@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 
 from feedback_platform.ingest.landing import drop_files
 from feedback_platform.settings import Settings
 
 PIPELINE_JOB = "feedback_pipeline"
+REPORT_JOB = "participation_report"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,7 +70,8 @@ def _run(_: argparse.Namespace) -> int:
 
 
 def run_pipeline(settings: Settings) -> int:
-    """Materialize every asset in this process, on the platform's own Dagster instance."""
+    """Materialize every asset in this process, on the platform's own Dagster instance: the
+    pipeline, then the weekly report for every complete week that has sessions."""
     from feedback_platform.definitions import build_definitions
     from feedback_platform.instance import platform_instance
 
@@ -75,14 +79,56 @@ def run_pipeline(settings: Settings) -> int:
     pending = drop_files(settings.events_landing_dir)
     print(f"Platform home: {settings.home}")
     print(f"Drops in {settings.events_landing_dir}: {len(pending)} (ingested ones are skipped)")
-    job = build_definitions(settings).resolve_job_def(PIPELINE_JOB)
+    defs = build_definitions(settings)
+    run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     with platform_instance(settings) as instance:
-        result = job.execute_in_process(
-            instance=instance,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        result = defs.resolve_job_def(PIPELINE_JOB).execute_in_process(
+            instance=instance, raise_on_error=False, run_config=run_config
         )
-    return _print_summary(result, settings)
+        code = _print_summary(result, settings)
+        if code != 0:
+            print("Weekly reports not refreshed: the pipeline failed.")
+            return code
+        report_job = defs.resolve_job_def(REPORT_JOB)
+        weeks = _complete_weeks(settings, report_job.partitions_def)
+        print(f"\nWeekly participation reports ({len(weeks)} complete weeks with sessions)")
+        for week in weeks:
+            report = report_job.execute_in_process(
+                instance=instance, raise_on_error=False, run_config=run_config, partition_key=week
+            )
+            code = max(code, _print_report_summary(report, week))
+    return code
+
+
+def _complete_weeks(settings: Settings, partitions_def: dg.PartitionsDefinition) -> list[str]:
+    """Report weeks (partition keys) that have sessions and have ended."""
+    from feedback_platform.warehouse import open_warehouse
+
+    with open_warehouse(settings, read_only=True) as con:
+        try:
+            weeks = con.execute(
+                "select distinct strftime(date_trunc('week', started_at), '%Y-%m-%d')"
+                " from marts.fct_sessions order by 1"
+            ).fetchall()
+        except duckdb.CatalogException:  # the marts were never built
+            return []
+    keys = set(partitions_def.get_partition_keys())  # only weeks that have ended
+    return [week for (week,) in weeks if week in keys]
+
+
+def _print_report_summary(result: dg.ExecuteInProcessResult, week: str) -> int:
+    if not result.success:
+        for failure in result.get_step_failure_events():
+            error = failure.step_failure_data.error
+            reason = error.message.strip().splitlines()[0] if error else "unknown error"
+            print(f"  report FAILED for the week of {week}: {reason}")
+        return 1
+    [materialization] = result.asset_materializations_for_node("participation_weekly")
+    rate = materialization.metadata["explicit_participation_rate"].value
+    shown = "no sessions" if math.isnan(rate) else f"{rate:.1%} of sessions with explicit feedback"
+    print(f"  report for the week of {week}: {shown}")
+    print(f"    {materialization.metadata['report_path'].value}")
+    return 0
 
 
 def _print_summary(result: dg.ExecuteInProcessResult, settings: Settings) -> int:
@@ -129,7 +175,8 @@ def _demo(args: argparse.Namespace) -> int:
         "\nOutputs\n"
         f"  warehouse (DuckDB): {settings.warehouse_path}\n"
         "    tables: raw.feedback_events, raw.quarantined_events, raw.ingested_files,\n"
-        "            staging.stg_feedback_events\n"
+        "            staging.stg_feedback_events, marts.fct_sessions, marts.fct_generations,\n"
+        "            reports.participation_weekly, reports.participation_skew_weekly\n"
         f"  datasets:           {settings.datasets_dir}\n"
         f"  review queue:       {settings.review_dir}\n"
         f"  reports:            {settings.reports_dir}\n"

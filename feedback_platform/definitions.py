@@ -1,13 +1,19 @@
-"""The one Dagster code location: every asset, check, job and sensor of the platform."""
+"""The one Dagster code location: every asset, check, job, schedule and sensor of the platform."""
 
 from __future__ import annotations
 
 import dagster as dg
 
 from feedback_platform.assets.ingestion import raw_events_freshness, raw_feedback_events
+from feedback_platform.assets.reporting import participation_weekly
 from feedback_platform.assets.transformation import dbt_models
-from feedback_platform.jobs import feedback_pipeline_job, ingest_events_job
+from feedback_platform.jobs import (
+    feedback_pipeline_job,
+    ingest_events_job,
+    participation_report_job,
+)
 from feedback_platform.resources import build_resources
+from feedback_platform.schedules import participation_weekly_schedule
 from feedback_platform.sensors import event_drop_sensor
 from feedback_platform.settings import Settings
 
@@ -22,8 +28,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         )
     )
     return dg.Definitions(
-        assets=[raw_assets, dbt_models],
-        jobs=[ingest_events_job, feedback_pipeline_job],
+        assets=[raw_assets, dbt_models, participation_weekly],
+        jobs=[ingest_events_job, feedback_pipeline_job, participation_report_job],
+        schedules=[participation_weekly_schedule],
         sensors=[event_drop_sensor],
         resources=build_resources(settings),
     )

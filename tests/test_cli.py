@@ -23,9 +23,17 @@ def test_run_ingests_new_drops_and_builds_downstream(settings, capsys):
     assert query(settings, "select count(*) from staging.stg_feedback_events") == [(2,)]
     assert query(settings, "select count(*) from raw.quarantined_events") == [(1,)]
 
-    # the run is on the platform's own instance, so the UI shows it afterwards
+    # the runs are on the platform's own instance, so the UI shows them afterwards: the
+    # pipeline, then the weekly report for the (complete) week of the drop
     with DagsterInstance.from_config(str(settings.home / "dagster")) as instance:
-        assert len(instance.get_run_records()) == 1
+        runs = [record.dagster_run for record in instance.get_run_records()]
+        assert sorted((run.job_name, run.tags.get("dagster/partition")) for run in runs) == [
+            ("feedback_pipeline", None),
+            ("participation_report", "2026-10-05"),
+        ]
+    assert "report for the week of 2026-10-05: 0.0% of sessions" in output
+    report = settings.reports_dir / "participation" / "2026-10-05.md"
+    assert report.is_file() and report.with_suffix(".png").is_file()
 
     # running again with nothing new changes nothing
     before = query(settings, "select * from raw.feedback_events order by all")
