@@ -28,6 +28,11 @@ class FeedbackDbtTranslator(DagsterDbtTranslator):
         return fqn[1] if len(fqn) > 2 else "ingestion"
 
 
+class DbtBuildConfig(dg.Config):
+    full_refresh: bool = False
+    """Rebuild the incremental models from all raw events instead of the newest drops only."""
+
+
 translator = FeedbackDbtTranslator(
     settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)
 )
@@ -39,7 +44,13 @@ translator = FeedbackDbtTranslator(
     dagster_dbt_translator=translator,
     pool="duckdb",
 )
-def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, platform: PlatformResource):
+def dbt_models(
+    context: dg.AssetExecutionContext,
+    config: DbtBuildConfig,
+    dbt: DbtCliResource,
+    platform: PlatformResource,
+):
     # The dbt subprocess inherits this process's environment; its profile reads the path here.
     os.environ.update(dbt_environment(platform.settings()))
-    yield from dbt.cli(["build"], context=context).stream()
+    args = ["build", "--full-refresh"] if config.full_refresh else ["build"]
+    yield from dbt.cli(args, context=context).stream()

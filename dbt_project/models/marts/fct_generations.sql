@@ -160,7 +160,7 @@ edit_measured as (
         is_edited and last_text_change_type = 'correction' as is_corrected,
         case
             when not is_edited then 0.0
-            else cast({{ edit_distance('output', 'final_text') }} as {{ dbt.type_float() }})
+            else cast({{ edit_distance('output', 'final_text') }} as double)
                 / greatest(length(output), length(final_text))
         end as edit_ratio
     from text_changes
