@@ -5,7 +5,7 @@ BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 MANIFEST := dbt_project/target/manifest.json
 
-.PHONY: demo test lint ui bench-ingest clean
+.PHONY: demo test lint ui docs bench-ingest clean
 
 $(BIN)/feedback-platform: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ lint: $(BIN)/feedback-platform
 
 ui: $(MANIFEST)
 	feedback-platform ui
+
+docs: $(MANIFEST)
+	feedback-platform docs
 
 bench-ingest: $(BIN)/feedback-platform
 	python benchmarks/ingest.py

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -42,6 +43,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_generator_options(demo)
     demo.set_defaults(handler=_demo)
+
+    docs = commands.add_parser(
+        "docs", help="build the dbt docs site (one offline HTML file) under the platform home"
+    )
+    docs.set_defaults(handler=_docs)
 
     ui = commands.add_parser("ui", help="serve the Dagster UI for this platform home")
     ui.add_argument("--port", type=int, default=3000)
@@ -175,7 +181,8 @@ def _demo(args: argparse.Namespace) -> int:
         "\nOutputs\n"
         f"  warehouse (DuckDB): {settings.warehouse_path}\n"
         "    tables: raw.feedback_events, raw.quarantined_events, raw.ingested_files,\n"
-        "            staging.stg_feedback_events, marts.fct_sessions, marts.fct_generations,\n"
+        "            staging.stg_feedback_events, intermediate.int_*, marts.fct_sessions,\n"
+        "            marts.fct_generations, marts.fct_signal_metrics_daily,\n"
         "            reports.participation_weekly, reports.participation_skew_weekly\n"
         f"  datasets:           {settings.datasets_dir}\n"
         f"  review queue:       {settings.review_dir}\n"
@@ -183,6 +190,34 @@ def _demo(args: argparse.Namespace) -> int:
         "Open the Dagster UI with `make ui` (or `feedback-platform ui`), then http://localhost:3000"
     )
     return code
+
+
+def _docs(_: argparse.Namespace) -> int:
+    """`dbt docs generate --static`: models, columns, lineage and the warehouse's catalog in one
+    self-contained HTML file that opens from disk, no server or network needed."""
+    from feedback_platform.dbt_project import DBT_PROJECT_DIR, dbt_environment
+    from feedback_platform.resources import executable
+
+    settings = Settings.from_env()
+    settings.ensure_dirs()
+    target = settings.home / "dbt_docs"
+    command = [
+        executable("dbt"),
+        "docs",
+        "generate",
+        "--static",
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(target),
+    ]
+    completed = subprocess.run(command, env={**os.environ, **dbt_environment(settings)})
+    if completed.returncode != 0:
+        return completed.returncode
+    print(f"dbt docs: {target / 'static_index.html'} (open it in a browser)")
+    return 0
 
 
 def _ui(args: argparse.Namespace) -> int:

@@ -52,3 +52,14 @@ def test_run_fails_loudly_on_an_unreadable_drop_but_lands_the_others(settings, c
     assert "cut.jsonl.gz" in output  # the summary names the file to fix
     assert query(settings, "select event_id from raw.feedback_events") == [("e1",)]
     assert query(settings, "select file_name from raw.ingested_files") == [("good.jsonl",)]
+
+
+def test_docs_builds_one_offline_page_with_every_model(settings, capsys):
+    assert main(["docs"]) == 0
+    page = settings.home / "dbt_docs" / "static_index.html"
+    assert str(page) in capsys.readouterr().out
+    html = page.read_text()
+    for model in ("stg_feedback_events", "int_events_sessionized", "fct_sessions",
+                  "fct_generations", "fct_signal_metrics_daily"):  # fmt: skip
+        assert model in html
+    assert "strictly greater than" in html  # the session rules doc block
