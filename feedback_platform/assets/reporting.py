@@ -61,6 +61,19 @@ create table if not exists {SKEW_TABLE} (
 );
 """
 
+#: Which grouping set a row of ``group by grouping sets`` belongs to, as (dimension, value).
+_DIMENSION_COLUMNS = """
+        case
+            when grouping(user_segment) = 0 then 'user_segment'
+            when grouping(model_version) = 0 then 'model_version'
+            else 'all'
+        end as dimension,
+        case
+            when grouping(user_segment) = 0 then user_segment
+            when grouping(model_version) = 0 then model_version
+            else 'all'
+        end as dimension_value"""
+
 # A session counts in the week it started, under its segment and the model of its first
 # generation; a generation in the week it was shown, under its own model and segment (the
 # session's segment when the generation event did not carry one).
@@ -79,16 +92,7 @@ with sessions as (
 session_stats as (
     select
         in_week,
-        case
-            when grouping(user_segment) = 0 then 'user_segment'
-            when grouping(model_version) = 0 then 'model_version'
-            else 'all'
-        end as dimension,
-        case
-            when grouping(user_segment) = 0 then user_segment
-            when grouping(model_version) = 0 then model_version
-            else 'all'
-        end as dimension_value,
+        {_DIMENSION_COLUMNS},
         count(*) as sessions,
         count(*) filter (where has_explicit_feedback) as sessions_with_explicit_feedback,
         count(distinct user_key) as users,
@@ -108,16 +112,7 @@ generations as (
 ),
 generation_stats as (
     select
-        case
-            when grouping(user_segment) = 0 then 'user_segment'
-            when grouping(model_version) = 0 then 'model_version'
-            else 'all'
-        end as dimension,
-        case
-            when grouping(user_segment) = 0 then user_segment
-            when grouping(model_version) = 0 then model_version
-            else 'all'
-        end as dimension_value,
+        {_DIMENSION_COLUMNS},
         count(*) as generations,
         count(*) filter (where has_implicit_signal) as generations_with_implicit_signal
     from generations

@@ -39,16 +39,9 @@ stored_events as (
 
 earliest_new_event as (
 
-    select user_key, occurred_at, event_id
-    from (
-        select
-            user_key,
-            occurred_at,
-            event_id,
-            row_number() over (partition by user_key order by occurred_at, event_id) as position
-        from new_events
-    ) as ranked
-    where position = 1
+    {{ first_per(
+        'new_events', 'user_key', 'occurred_at, event_id', 'user_key, occurred_at, event_id'
+    ) }}
 
 ),
 

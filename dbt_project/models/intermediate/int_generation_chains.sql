@@ -20,18 +20,12 @@ regenerate_events as (
 -- a generation id sent twice keeps its first event
 generations as (
 
-    select generation_id, parent_generation_id, occurred_at
-    from (
-        select
-            generation_id,
-            parent_generation_id,
-            occurred_at,
-            row_number() over (
-                partition by generation_id order by occurred_at, event_id
-            ) as position
-        from generation_events
-    ) as ranked
-    where position = 1
+    {{ first_per(
+        'generation_events',
+        'generation_id',
+        'occurred_at, event_id',
+        'generation_id, parent_generation_id, occurred_at',
+    ) }}
 
 ),
 
@@ -68,20 +62,12 @@ chain_walk as (
 
 replacements as (
 
-    select
-        parent_generation_id as generation_id,
-        generation_id as replaced_by_generation_id
-    from (
-        select
-            parent_generation_id,
-            generation_id,
-            row_number() over (
-                partition by parent_generation_id order by occurred_at, generation_id
-            ) as position
-        from generations
-        where parent_generation_id is not null
-    ) as ranked
-    where position = 1
+    {{ first_per(
+        '(select * from generations where parent_generation_id is not null)',
+        'parent_generation_id',
+        'occurred_at, generation_id',
+        'parent_generation_id as generation_id, generation_id as replaced_by_generation_id',
+    ) }}
 
 ),
 

@@ -117,54 +117,34 @@ signals as (
 
 latest_text_change as (
 
-    select generation_id, event_id, event_type, edited_text
-    from (
-        select
-            generation_id,
-            event_id,
-            event_type,
-            edited_text,
-            row_number() over (
-                partition by generation_id order by occurred_at desc, event_id desc
-            ) as position
-        from signals
-        where event_type in ('edit', 'correction')
-    ) as ranked
-    where position = 1
+    {{ first_per(
+        "(select * from signals where event_type in ('edit', 'correction'))",
+        'generation_id',
+        'occurred_at desc, event_id desc',
+        'generation_id, event_id, event_type, edited_text',
+    ) }}
 
 ),
 
 latest_rating as (
 
-    select generation_id, rating
-    from (
-        select
-            generation_id,
-            rating,
-            row_number() over (
-                partition by generation_id order by occurred_at desc, event_id desc
-            ) as position
-        from signals
-        where event_type = 'rating'
-    ) as ranked
-    where position = 1
+    {{ first_per(
+        "(select * from signals where event_type = 'rating')",
+        'generation_id',
+        'occurred_at desc, event_id desc',
+        'generation_id, rating',
+    ) }}
 
 ),
 
 latest_comment as (
 
-    select generation_id, comment
-    from (
-        select
-            generation_id,
-            comment,
-            row_number() over (
-                partition by generation_id order by occurred_at desc, event_id desc
-            ) as position
-        from signals
-        where event_type = 'comment'
-    ) as ranked
-    where position = 1
+    {{ first_per(
+        "(select * from signals where event_type = 'comment')",
+        'generation_id',
+        'occurred_at desc, event_id desc',
+        'generation_id, comment',
+    ) }}
 
 ),
 

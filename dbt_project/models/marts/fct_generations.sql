@@ -31,19 +31,15 @@ signals as (
 
 ),
 
+-- a generation id sent twice keeps its first event
 generation_events as (
 
-    select *
-    from (
-        select
-            *,
-            row_number() over (
-                partition by generation_id order by occurred_at, event_id
-            ) as position
-        from events
-        where event_type = 'generation'
-    ) as ranked
-    where position = 1
+    {{ first_per(
+        "(select * from events where event_type = 'generation')",
+        'generation_id',
+        'occurred_at, event_id',
+        '*',
+    ) }}
 
 ),
 

@@ -46,35 +46,23 @@ events_in_scope as (
 
 first_segment as (
 
-    select session_id, user_segment
-    from (
-        select
-            session_id,
-            user_segment,
-            row_number() over (
-                partition by session_id order by occurred_at, event_id
-            ) as position
-        from events_in_scope
-        where user_segment is not null
-    ) as ranked
-    where position = 1
+    {{ first_per(
+        "(select * from events_in_scope where user_segment is not null)",
+        'session_id',
+        'occurred_at, event_id',
+        'session_id, user_segment',
+    ) }}
 
 ),
 
 first_model_version as (
 
-    select session_id, model_version
-    from (
-        select
-            session_id,
-            model_version,
-            row_number() over (
-                partition by session_id order by occurred_at, event_id
-            ) as position
-        from events_in_scope
-        where event_type = 'generation'
-    ) as ranked
-    where position = 1
+    {{ first_per(
+        "(select * from events_in_scope where event_type = 'generation')",
+        'session_id',
+        'occurred_at, event_id',
+        'session_id, model_version',
+    ) }}
 
 ),
 
