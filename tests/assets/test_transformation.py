@@ -156,6 +156,16 @@ def test_a_late_event_merges_two_sessions(settings):
     ) == [(merged_id,)]
 
 
+def test_a_first_build_over_no_events_does_not_stall_later_drops(settings):
+    build(settings)  # an empty warehouse: the incremental models start out empty
+    assert query(settings, "select count(*) from marts.fct_sessions") == [(0,)]
+
+    write_jsonl(settings.events_landing_dir / "day1.jsonl", known_drop())
+    build(settings)
+    assert query(settings, "select count(*) from marts.fct_sessions") == [(4,)]
+    assert query(settings, "select count(*) from marts.fct_generations") == [(6,)]
+
+
 def random_events(seed: int, users: int = 6, per_user: int = 40) -> list[dict]:
     """Events around every session edge: gaps of exactly 30 min and 30 min + 1 s, client ids
     that change or vanish, regeneration chains, edits, completions without a generation."""

@@ -27,7 +27,7 @@ with events as (
 new_events as (
 
     select * from events
-    where ingested_at > (select max(ingested_at) from {{ this }})
+    where ingested_at > {{ high_watermark("ingested_at") }}
 
 ),
 

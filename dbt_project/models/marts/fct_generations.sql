@@ -49,7 +49,7 @@ changed_events as (
 
     select generation_id, parent_generation_id, other_generation_id
     from events
-    where batch_ingested_at > (select max(batch_ingested_at) from {{ this }})
+    where batch_ingested_at > {{ high_watermark("batch_ingested_at") }}
 
 ),
 

@@ -29,7 +29,7 @@ events_in_scope as (
     select * from events
     where session_id in (
         select session_id from events
-        where batch_ingested_at > (select max(batch_ingested_at) from {{ this }})
+        where batch_ingested_at > {{ high_watermark("batch_ingested_at") }}
     )
 
 ),
