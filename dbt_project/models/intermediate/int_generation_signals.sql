@@ -89,6 +89,7 @@ signals as (
 
     union all
 
+    -- signals without text or values of their own
     select
         event_id,
         event_type,
@@ -98,20 +99,11 @@ signals as (
         cast(null as {{ dbt.type_string() }}) as comment,
         cast(null as {{ dbt.type_int() }}) as rating,
         cast(null as {{ dbt.type_bigint() }}) as dwell_ms
-    from credited_completions
-
-    union all
-
-    select
-        event_id,
-        event_type,
-        occurred_at,
-        generation_id,
-        cast(null as {{ dbt.type_string() }}) as edited_text,
-        cast(null as {{ dbt.type_string() }}) as comment,
-        cast(null as {{ dbt.type_int() }}) as rating,
-        cast(null as {{ dbt.type_bigint() }}) as dwell_ms
-    from rejected_in_preference
+    from (
+        select * from credited_completions
+        union all
+        select * from rejected_in_preference
+    ) as derived_signals
 
 ),
 
