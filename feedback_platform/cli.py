@@ -124,9 +124,7 @@ def _complete_weeks(settings: Settings, partitions_def: dg.PartitionsDefinition)
 
 def _print_report_summary(result: dg.ExecuteInProcessResult, week: str) -> int:
     if not result.success:
-        for failure in result.get_step_failure_events():
-            error = failure.step_failure_data.error
-            reason = error.message.strip().splitlines()[0] if error else "unknown error"
+        for _, reason in _step_failures(result):
             print(f"  report FAILED for the week of {week}: {reason}")
         return 1
     [materialization] = result.asset_materializations_for_node("participation_weekly")
@@ -135,6 +133,16 @@ def _print_report_summary(result: dg.ExecuteInProcessResult, week: str) -> int:
     print(f"  report for the week of {week}: {shown}")
     print(f"    {materialization.metadata['report_path'].value}")
     return 0
+
+
+def _step_failures(result: dg.ExecuteInProcessResult) -> list[tuple[str, str]]:
+    """(step, first line of its error) for every failed step of the run."""
+    failures = []
+    for failure in result.get_step_failure_events():
+        error = failure.step_failure_data.error
+        reason = error.message.strip().splitlines()[0] if error else "unknown error"
+        failures.append((failure.step_key, reason))
+    return failures
 
 
 def _print_summary(result: dg.ExecuteInProcessResult, settings: Settings) -> int:
@@ -153,10 +161,8 @@ def _print_summary(result: dg.ExecuteInProcessResult, settings: Settings) -> int
             f"  check {level}: {evaluation.asset_key.to_user_string()} "
             f"{evaluation.check_name}: {evaluation.description or ''}"
         )
-    for failure in result.get_step_failure_events():
-        error = failure.step_failure_data.error
-        reason = error.message.strip().splitlines()[0] if error else "unknown error"
-        print(f"  step FAILED: {failure.step_key}: {reason}")
+    for step_key, reason in _step_failures(result):
+        print(f"  step FAILED: {step_key}: {reason}")
     blocking = [e for e in failed_checks if e.severity == dg.AssetCheckSeverity.ERROR]
     ok = result.success and not blocking
     print(f"\nRun {result.run_id}: {'succeeded' if ok else 'FAILED'}")

@@ -75,7 +75,7 @@ def stage_file(
         tables = _csv_batches(path, pseudonymize)
     else:
         tables = [_parquet_rows(con, path)]
-    batches = [batch for table in tables for batch in table.to_batches(_ROWS_PER_BATCH)]
+    batches = [batch for table in tables for batch in table.to_batches()]
     staged = pa.Table.from_batches(batches, schema=STAGED_SCHEMA)
     # A key for each row, as line numbers need not be unique (a CSV record can be split)
     staged = staged.append_column("row_id", pa.array(np.arange(staged.num_rows)))

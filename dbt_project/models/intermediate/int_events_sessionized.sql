@@ -45,46 +45,48 @@ earliest_new_event as (
 
 ),
 
+stored_before_earliest_new as (
+
+    select stored.user_key, stored.session_id, stored.occurred_at, stored.event_id
+    from stored_events as stored
+    inner join earliest_new_event as earliest
+        on stored.user_key = earliest.user_key
+        and (
+            stored.occurred_at < earliest.occurred_at
+            or (stored.occurred_at = earliest.occurred_at and stored.event_id < earliest.event_id)
+        )
+
+),
+
 -- the user's last stored event that sorts before the earliest new one: its session may grow
 last_stored_before as (
 
-    select user_key, session_id
-    from (
-        select
-            stored.user_key,
-            stored.session_id,
-            row_number() over (
-                partition by stored.user_key
-                order by stored.occurred_at desc, stored.event_id desc
-            ) as position
-        from stored_events as stored
-        inner join earliest_new_event as earliest
-            on stored.user_key = earliest.user_key
-            and (
-                stored.occurred_at < earliest.occurred_at
-                or (stored.occurred_at = earliest.occurred_at and stored.event_id < earliest.event_id)
-            )
-    ) as ranked
-    where position = 1
+    {{ first_per(
+        'stored_before_earliest_new',
+        'user_key',
+        'occurred_at desc, event_id desc',
+        'user_key, session_id',
+    ) }}
+
+),
+
+reopened_session_events as (
+
+    select stored.user_key, stored.occurred_at, stored.event_id
+    from stored_events as stored
+    inner join last_stored_before as last_before
+        on stored.session_id = last_before.session_id
 
 ),
 
 reopened_session_start as (
 
-    select user_key, occurred_at, event_id
-    from (
-        select
-            stored.user_key,
-            stored.occurred_at,
-            stored.event_id,
-            row_number() over (
-                partition by stored.user_key order by stored.occurred_at, stored.event_id
-            ) as position
-        from stored_events as stored
-        inner join last_stored_before as last_before
-            on stored.session_id = last_before.session_id
-    ) as ranked
-    where position = 1
+    {{ first_per(
+        'reopened_session_events',
+        'user_key',
+        'occurred_at, event_id',
+        'user_key, occurred_at, event_id',
+    ) }}
 
 ),
 

@@ -27,30 +27,32 @@ unlinked_completions as (
 
 ),
 
--- the session's latest generation at or before the completion
-credited_completions as (
+-- every generation of the session at or before the completion
+completion_candidates as (
 
     select
-        event_id,
-        event_type,
-        occurred_at,
-        generation_id
-    from (
-        select
-            completions.event_id,
-            'task_complete' as event_type,
-            completions.occurred_at,
-            generations.generation_id,
-            row_number() over (
-                partition by completions.event_id
-                order by generations.occurred_at desc, generations.event_id desc
-            ) as position
-        from unlinked_completions as completions
-        inner join generation_events as generations
-            on completions.session_id = generations.session_id
-            and generations.occurred_at <= completions.occurred_at
-    ) as ranked
-    where position = 1
+        completions.event_id,
+        'task_complete' as event_type,
+        completions.occurred_at,
+        generations.generation_id,
+        generations.occurred_at as generated_at,
+        generations.event_id as generation_event_id
+    from unlinked_completions as completions
+    inner join generation_events as generations
+        on completions.session_id = generations.session_id
+        and generations.occurred_at <= completions.occurred_at
+
+),
+
+-- the latest of them gets the credit
+credited_completions as (
+
+    {{ first_per(
+        'completion_candidates',
+        'event_id',
+        'generated_at desc, generation_event_id desc',
+        'event_id, event_type, occurred_at, generation_id',
+    ) }}
 
 ),
 
