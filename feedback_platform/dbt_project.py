@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
 from dagster_dbt import DbtProject
 
 from feedback_platform.settings import Settings
@@ -19,3 +20,9 @@ dbt_project.prepare_if_dev()
 def dbt_environment(settings: Settings) -> dict[str, str]:
     """Environment the dbt profile reads: the absolute warehouse path of these settings."""
     return {"FEEDBACK_PLATFORM_WAREHOUSE_PATH": str(settings.warehouse_path)}
+
+
+def dbt_vars() -> dict:
+    """The project's vars (thresholds of the pair and review rules), as in dbt_project.yml."""
+    config = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
+    return config.get("vars", {})

@@ -6,15 +6,19 @@ import dagster as dg
 
 from feedback_platform.assets.ingestion import raw_events_freshness, raw_feedback_events
 from feedback_platform.assets.reporting import participation_weekly
+from feedback_platform.assets.review import review_agreement, review_queue
+from feedback_platform.assets.review_labels import raw_review_labels
+from feedback_platform.assets.training import contributor_impact, kto_signals, preference_pairs
 from feedback_platform.assets.transformation import dbt_models
 from feedback_platform.jobs import (
     feedback_pipeline_job,
     ingest_events_job,
+    ingest_reviews_job,
     participation_report_job,
 )
 from feedback_platform.resources import build_resources
 from feedback_platform.schedules import participation_weekly_schedule
-from feedback_platform.sensors import event_drop_sensor
+from feedback_platform.sensors import event_drop_sensor, review_drop_sensor
 from feedback_platform.settings import Settings
 
 
@@ -28,10 +32,25 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         )
     )
     return dg.Definitions(
-        assets=[raw_assets, dbt_models, participation_weekly],
-        jobs=[ingest_events_job, feedback_pipeline_job, participation_report_job],
+        assets=[
+            raw_assets,
+            dbt_models,
+            participation_weekly,
+            raw_review_labels,
+            review_queue,
+            review_agreement,
+            preference_pairs,
+            kto_signals,
+            contributor_impact,
+        ],
+        jobs=[
+            ingest_events_job,
+            ingest_reviews_job,
+            feedback_pipeline_job,
+            participation_report_job,
+        ],
         schedules=[participation_weekly_schedule],
-        sensors=[event_drop_sensor],
+        sensors=[event_drop_sensor, review_drop_sensor],
         resources=build_resources(settings),
     )
 

@@ -4,18 +4,33 @@ from __future__ import annotations
 
 import dagster as dg
 
-from feedback_platform.assets.ingestion import RAW_EVENTS, RAW_LEDGER, RAW_QUARANTINE
+from feedback_platform.assets.ingestion import EVENT_TABLES, DropTables
 from feedback_platform.assets.reporting import participation_weekly
+from feedback_platform.assets.review_labels import REVIEW_LABEL_TABLES
 
 #: Weekly-partitioned assets run per week (schedule, backfills), never in the unpartitioned jobs.
 WEEKLY_REPORTS = dg.AssetSelection.assets(participation_weekly)
 
-#: A new drop refreshes the raw tables (one multi-asset) and everything downstream of them.
-ingest_events_job = dg.define_asset_job(
+
+def _ingest_job(name: str, tables: DropTables, description: str):
+    """A new drop refreshes its raw tables (one multi-asset) and everything downstream of them."""
+    return dg.define_asset_job(
+        name,
+        selection=dg.AssetSelection.assets(*tables.keys).downstream() - WEEKLY_REPORTS,
+        description=description,
+    )
+
+
+ingest_events_job = _ingest_job(
     "ingest_events",
-    selection=dg.AssetSelection.assets(RAW_EVENTS, RAW_QUARANTINE, RAW_LEDGER).downstream()
-    - WEEKLY_REPORTS,
-    description="Ingest event drops and rebuild everything downstream of raw events.",
+    EVENT_TABLES,
+    "Ingest event drops and rebuild everything downstream of raw events.",
+)
+
+ingest_reviews_job = _ingest_job(
+    "ingest_reviews",
+    REVIEW_LABEL_TABLES,
+    "Ingest review label drops and rebuild everything downstream of the labels.",
 )
 
 #: Everything unpartitioned, in dependency order: what `feedback-platform run` executes first.

@@ -47,8 +47,13 @@ create table if not exists raw.quarantined_events (
     event_id varchar,
     ingested_at timestamp not null
 );
+"""
 
-create table if not exists raw.ingested_files (
+
+def ledger_ddl(table: str) -> str:
+    """A ledger of ingested files: one row per file, its sha256 and what its rows became."""
+    return f"""
+create table if not exists {table} (
     file_name varchar not null,
     sha256 varchar not null,
     rows_read bigint not null,
@@ -93,4 +98,4 @@ def open_warehouse(
 
 
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(RAW_SCHEMA_DDL)
+    con.execute(RAW_SCHEMA_DDL + ledger_ddl("raw.ingested_files"))

@@ -12,6 +12,9 @@ EXPECTED_ASSETS = {
     "raw_feedback_events",
     "raw_quarantined_events",
     "raw_ingested_files",
+    "raw_review_labels",
+    "raw_quarantined_review_labels",
+    "raw_ingested_review_files",
     "staging/stg_feedback_events",
     "intermediate/int_events_sessionized",
     "intermediate/int_generation_chains",
@@ -40,6 +43,18 @@ def test_definitions_load_with_every_stage(settings):
     assert "unique_fct_sessions_session_id" in checks
     assert "relationships_fct_generations_session_id__session_id__ref_fct_sessions_" in checks
     assert "ledger_balances" in checks
+    assert "review_ledger_balances" in checks
+
+
+def test_a_review_drop_rebuilds_what_depends_on_labels_only(settings):
+    job = build_definitions(settings).resolve_job_def("ingest_reviews")
+    keys = {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
+    assert keys >= {
+        "raw_review_labels",
+        "raw_quarantined_review_labels",
+        "raw_ingested_review_files",
+    }
+    assert not keys & {"raw_feedback_events", "participation_weekly"}
 
 
 def test_every_warehouse_asset_is_in_the_duckdb_pool(settings):

@@ -44,3 +44,16 @@
 {% macro trino__median(expression) -%}
     approx_percentile({{ expression }}, 0.5)
 {%- endmacro %}
+
+{#- An array literal of the given expressions (all of one type). -#}
+{% macro array_of(items) -%}
+    {{ return(adapter.dispatch('array_of')(items)) }}
+{%- endmacro %}
+
+{% macro default__array_of(items) -%}
+    array({{ items | join(', ') }})
+{%- endmacro %}
+
+{% macro duckdb__array_of(items) -%}
+    [{{ items | join(', ') }}]
+{%- endmacro %}

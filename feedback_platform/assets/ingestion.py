@@ -1,14 +1,23 @@
-"""Stage 1: event drops in the landing folder become the raw tables in DuckDB."""
+"""Stage 1: event drops in the landing folder become the raw tables in DuckDB.
 
+Every kind of drop lands the same way (``ingest_drops``): three raw tables as one multi-asset,
+each file in its own transaction, a blocking ledger check and a quarantine warning. Review label
+drops reuse it in ``review_labels.py``.
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
-from duckdb import InvalidInputException, IOException
+from duckdb import DuckDBPyConnection, InvalidInputException, IOException
 
 from feedback_platform.ingest.landing import drop_files
 from feedback_platform.ingest.load import FileIngestResult, ingest_file
+from feedback_platform.ingest.readers import SUPPORTED_SUFFIXES
 from feedback_platform.resources import PlatformResource
 from feedback_platform.settings import Settings
 from feedback_platform.warehouse import ensure_raw_schema
@@ -30,15 +39,6 @@ _UNREADABLE_FILE_ERRORS = (
     InvalidInputException,
 )
 
-_TOTALS_SQL = """
-select
-    (select count(*) from raw.feedback_events),
-    (select count(*) from raw.quarantined_events),
-    (select count(*) from raw.ingested_files),
-    (select count(*) from raw.ingested_files
-     where rows_valid + rows_quarantined + rows_duplicate <> rows_read)
-"""
-
 
 class IngestConfig(dg.Config):
     files: list[str] = []
@@ -52,40 +52,81 @@ def raw_events_freshness(settings: Settings) -> dg.FreshnessPolicy:
     )
 
 
-def _raw_table_spec(key: dg.AssetKey, table: str, description: str) -> dg.AssetSpec:
+def raw_table_spec(
+    key: dg.AssetKey, table: str, description: str, group: str = "ingestion"
+) -> dg.AssetSpec:
     return dg.AssetSpec(
         key,
         description=description,
         kinds={"duckdb"},
-        group_name="ingestion",
+        group_name=group,
         metadata={"table": table},
     )
 
 
-@dg.multi_asset(
-    specs=[
-        _raw_table_spec(
-            RAW_EVENTS,
-            "raw.feedback_events",
-            "One row per contract-valid event; user ids stored only as keyed hashes.",
-        ),
-        _raw_table_spec(
-            RAW_QUARANTINE,
-            "raw.quarantined_events",
-            "Rows that broke the event contract, with file, line, raw text and reason.",
-        ),
-        _raw_table_spec(
-            RAW_LEDGER,
-            "raw.ingested_files",
-            "One row per ingested file: sha256 and read/valid/quarantined/duplicate counts.",
-        ),
-    ],
-    check_specs=[
-        dg.AssetCheckSpec("ledger_balances", asset=RAW_LEDGER, blocking=True),
-        dg.AssetCheckSpec("quarantine_share_is_low", asset=RAW_QUARANTINE),
-    ],
-    pool="duckdb",
+@dataclass(frozen=True)
+class DropTables:
+    """The raw tables one kind of drop lands in, as the assets of one multi-asset: valid rows,
+    quarantine and the ledger, with a blocking check that the ledger balances and a warning
+    when much of a run was quarantined."""
+
+    rows: dg.AssetSpec
+    quarantine: dg.AssetSpec
+    ledger: dg.AssetSpec
+    ledger_check: str
+    quarantine_check: str
+    ensure_tables: Callable[[DuckDBPyConnection], None]
+
+    @property
+    def specs(self) -> list[dg.AssetSpec]:
+        return [self.rows, self.quarantine, self.ledger]
+
+    @property
+    def keys(self) -> list[dg.AssetKey]:
+        return [spec.key for spec in self.specs]
+
+    @property
+    def check_specs(self) -> list[dg.AssetCheckSpec]:
+        return [
+            dg.AssetCheckSpec(self.ledger_check, asset=self.ledger.key, blocking=True),
+            dg.AssetCheckSpec(self.quarantine_check, asset=self.quarantine.key),
+        ]
+
+    def totals_sql(self) -> str:
+        rows, quarantine, ledger = (spec.metadata["table"] for spec in self.specs)
+        return f"""
+        select
+            (select count(*) from {rows}),
+            (select count(*) from {quarantine}),
+            (select count(*) from {ledger}),
+            (select count(*) from {ledger}
+             where rows_valid + rows_quarantined + rows_duplicate <> rows_read)
+        """
+
+
+EVENT_TABLES = DropTables(
+    rows=raw_table_spec(
+        RAW_EVENTS,
+        "raw.feedback_events",
+        "One row per contract-valid event; user ids stored only as keyed hashes.",
+    ),
+    quarantine=raw_table_spec(
+        RAW_QUARANTINE,
+        "raw.quarantined_events",
+        "Rows that broke the event contract, with file, line, raw text and reason.",
+    ),
+    ledger=raw_table_spec(
+        RAW_LEDGER,
+        "raw.ingested_files",
+        "One row per ingested file: sha256 and read/valid/quarantined/duplicate counts.",
+    ),
+    ledger_check="ledger_balances",
+    quarantine_check="quarantine_share_is_low",
+    ensure_tables=ensure_raw_schema,
 )
+
+
+@dg.multi_asset(specs=EVENT_TABLES.specs, check_specs=EVENT_TABLES.check_specs, pool="duckdb")
 def raw_feedback_events(
     context: dg.AssetExecutionContext,
     config: IngestConfig,
@@ -94,14 +135,27 @@ def raw_feedback_events(
 ):
     """Ingest drops from ``landing/events/``, each file in one transaction (all or nothing)."""
     settings = platform.settings()
-    paths = _requested_paths(settings, config)
+    paths = requested_paths(settings.events_landing_dir, config.files)
+    ingest = partial(ingest_file, user_salt=settings.user_salt)
+    yield from ingest_drops(context, duckdb, EVENT_TABLES, paths, ingest)
+
+
+def ingest_drops(
+    context: dg.AssetExecutionContext,
+    warehouse: DuckDBResource,
+    tables: DropTables,
+    paths: list[Path],
+    ingest: Callable[[DuckDBPyConnection, Path], FileIngestResult],
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    """Ingest ``paths`` one file at a time with ``ingest``, then report on ``tables``: what the
+    run added, the reasons rows were quarantined, and both checks."""
     results: list[FileIngestResult] = []
     unreadable: dict[str, str] = {}
-    with duckdb.get_connection() as con:
-        ensure_raw_schema(con)
+    with warehouse.get_connection() as con:
+        tables.ensure_tables(con)
         for path in paths:
             try:
-                result = ingest_file(con, path, user_salt=settings.user_salt)
+                result = ingest(con, path)
             except _UNREADABLE_FILE_ERRORS as error:
                 # A file that cannot be read at all (a truncated gzip, say) has no rows to
                 # quarantine. It is rolled back and left out of the ledger, so the next run
@@ -111,42 +165,44 @@ def raw_feedback_events(
                 continue
             context.log.info(_describe(result))
             results.append(result)
-        events, quarantined_total, files, unbalanced = con.execute(_TOTALS_SQL).fetchone()
+        rows_total, quarantined_total, files, unbalanced = con.execute(
+            tables.totals_sql()
+        ).fetchone()
 
     new = [result for result in results if not result.already_ingested]
     read = sum(result.rows_read for result in new)
     quarantined = sum(result.rows_quarantined for result in new)
     yield dg.MaterializeResult(
-        asset_key=RAW_EVENTS,
+        asset_key=tables.rows.key,
         metadata={
             "files_ingested": len(new),
             "files_already_ingested": len(results) - len(new),
             "rows_valid": sum(result.rows_valid for result in new),
             "rows_duplicate": sum(result.rows_duplicate for result in new),
-            "dagster/row_count": events,
+            "dagster/row_count": rows_total,
             "files": dg.MetadataValue.md(_files_table(results)),
         },
     )
     yield dg.MaterializeResult(
-        asset_key=RAW_QUARANTINE,
+        asset_key=tables.quarantine.key,
         metadata={
             "rows_quarantined": quarantined,
             "reasons": dg.MetadataValue.json(_reason_totals(new)),
             "dagster/row_count": quarantined_total,
         },
     )
-    yield dg.MaterializeResult(asset_key=RAW_LEDGER, metadata={"dagster/row_count": files})
+    yield dg.MaterializeResult(asset_key=tables.ledger.key, metadata={"dagster/row_count": files})
     yield dg.AssetCheckResult(
-        check_name="ledger_balances",
-        asset_key=RAW_LEDGER,
+        check_name=tables.ledger_check,
+        asset_key=tables.ledger.key,
         passed=unbalanced == 0,
         description="valid + quarantined + duplicate = read, for every ingested file",
         metadata={"files_out_of_balance": unbalanced},
     )
     share = quarantined / read if read else 0.0
     yield dg.AssetCheckResult(
-        check_name="quarantine_share_is_low",
-        asset_key=RAW_QUARANTINE,
+        check_name=tables.quarantine_check,
+        asset_key=tables.quarantine.key,
         passed=share <= QUARANTINE_WARN_SHARE,
         severity=dg.AssetCheckSeverity.WARN,
         description=f"{share:.2%} of the rows read in this run were quarantined "
@@ -161,14 +217,17 @@ def raw_feedback_events(
         )
 
 
-def _requested_paths(settings: Settings, config: IngestConfig) -> list[Path]:
-    landing = settings.events_landing_dir
-    if not config.files:
-        return drop_files(landing)
-    missing = [name for name in config.files if not (landing / name).is_file()]
+def requested_paths(
+    landing: Path, names: list[str], suffixes: tuple[str, ...] = SUPPORTED_SUFFIXES
+) -> list[Path]:
+    """The named files in ``landing``, or with no names every drop there (files ending in one
+    of ``suffixes``); the ledger then skips those already ingested."""
+    if not names:
+        return drop_files(landing, suffixes)
+    missing = [name for name in names if not (landing / name).is_file()]
     if missing:
         raise dg.Failure(f"Not in {landing}: {', '.join(missing)}")
-    return [landing / name for name in config.files]
+    return [landing / name for name in names]
 
 
 def _describe(result: FileIngestResult) -> str:

@@ -2,6 +2,7 @@
 
 ``raw.ingested_files`` is the ledger: a file whose sha256 is in it is a no-op under any name,
 and for every file ``rows_valid + rows_quarantined + rows_duplicate = rows_read``.
+``ingest_once`` is that discipline for any kind of drop; review labels use it too.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 import pyarrow as pa
@@ -33,6 +35,15 @@ class FileIngestResult:
     reasons: dict[str, int] = field(default_factory=dict)
 
 
+class RowCounts(NamedTuple):
+    """What the rows of one file became; quarantined rows are counted per reason."""
+
+    read: int
+    valid: int
+    duplicate: int
+    reasons: dict[str, int]
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -49,21 +60,10 @@ def ingest_file(
     ingested_at: datetime | None = None,
     before_commit: Callable[[], None] | None = None,
 ) -> FileIngestResult:
-    """Load ``path`` into the raw tables, all or nothing.
-
-    ``before_commit`` runs inside the transaction just before it commits; tests use it to
-    prove that a failure at that point leaves nothing of the file behind.
-    """
+    """Load the event drop ``path`` into the raw tables, all or nothing (see ``ingest_once``)."""
     ensure_raw_schema(con)
-    # Offsets in occurred_at are converted to UTC by the session time zone.
-    con.execute("set TimeZone = 'UTC'")
-    sha256 = file_sha256(path)
-    if con.execute("select 1 from raw.ingested_files where sha256 = ?", [sha256]).fetchone():
-        return FileIngestResult(file_name=path.name, sha256=sha256, already_ingested=True)
 
-    ingested_at = (ingested_at or datetime.now(UTC)).replace(tzinfo=None)
-    con.begin()
-    try:
+    def load_events(ingested_at: datetime) -> RowCounts:
         stage_file(con, path, pseudonymize=lambda user_id: user_key(user_id, user_salt))
         con.execute(VALIDATE_SQL)
         _register_user_keys(con, user_salt)
@@ -72,9 +72,55 @@ def ingest_file(
         con.execute(_INSERT_EVENTS_SQL, params)
         con.execute(_INSERT_QUARANTINE_SQL, params)
         con.unregister("staged_rows")
-        result = _file_result(con, path.name, sha256)
+        return _row_counts(con)
+
+    return ingest_once(
+        con,
+        path,
+        ledger="raw.ingested_files",
+        load=load_events,
+        ingested_at=ingested_at,
+        before_commit=before_commit,
+    )
+
+
+def ingest_once(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    ledger: str,
+    load: Callable[[datetime], RowCounts],
+    ingested_at: datetime | None = None,
+    before_commit: Callable[[], None] | None = None,
+) -> FileIngestResult:
+    """Ingest ``path`` once, whatever its name: a file whose sha256 is in the table ``ledger`` is
+    skipped; otherwise the rows ``load(ingested_at)`` writes and the file's ledger row
+    commit together or not at all.
+
+    ``before_commit`` runs inside the transaction just before it commits; tests use it to
+    prove that a failure at that point leaves nothing of the file behind.
+    """
+    # Offsets in timestamps are converted to UTC by the session time zone.
+    con.execute("set TimeZone = 'UTC'")
+    sha256 = file_sha256(path)
+    if con.execute(f"select 1 from {ledger} where sha256 = ?", [sha256]).fetchone():
+        return FileIngestResult(file_name=path.name, sha256=sha256, already_ingested=True)
+
+    ingested_at = (ingested_at or datetime.now(UTC)).replace(tzinfo=None)
+    con.begin()
+    try:
+        counts = load(ingested_at)
+        result = FileIngestResult(
+            file_name=path.name,
+            sha256=sha256,
+            rows_read=counts.read,
+            rows_valid=counts.valid,
+            rows_quarantined=sum(counts.reasons.values()),
+            rows_duplicate=counts.duplicate,
+            reasons=counts.reasons,
+        )
         con.execute(
-            "insert into raw.ingested_files values (?, ?, ?, ?, ?, ?, ?)",
+            f"insert into {ledger} values (?, ?, ?, ?, ?, ?, ?)",
             [
                 result.file_name,
                 result.sha256,
@@ -261,7 +307,7 @@ select * from final order by line_number
 """
 
 
-def _file_result(con: duckdb.DuckDBPyConnection, file_name: str, sha256: str) -> FileIngestResult:
+def _row_counts(con: duckdb.DuckDBPyConnection) -> RowCounts:
     rows_read, rows_not_rejected, rows_duplicate = con.execute(
         """
         select
@@ -282,12 +328,9 @@ def _file_result(con: duckdb.DuckDBPyConnection, file_name: str, sha256: str) ->
             """
         ).fetchall()
     )
-    return FileIngestResult(
-        file_name=file_name,
-        sha256=sha256,
-        rows_read=rows_read,
-        rows_valid=rows_not_rejected - rows_duplicate - reasons.get("duplicate_conflict", 0),
-        rows_quarantined=sum(reasons.values()),
-        rows_duplicate=rows_duplicate,
+    return RowCounts(
+        read=rows_read,
+        valid=rows_not_rejected - rows_duplicate - reasons.get("duplicate_conflict", 0),
+        duplicate=rows_duplicate,
         reasons=reasons,
     )

@@ -54,10 +54,6 @@ def drop_format(path: Path) -> str:
     )
 
 
-def is_supported(path: Path) -> bool:
-    return path.name.lower().endswith(SUPPORTED_SUFFIXES)
-
-
 def stage_file(
     con: duckdb.DuckDBPyConnection, path: Path, *, pseudonymize: Callable[[str], str]
 ) -> None:

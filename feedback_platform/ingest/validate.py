@@ -2,7 +2,8 @@
 
 The whole file is validated in one vectorized DuckDB statement built from ``contract.py``;
 there is no per-row Python. The first failing rule names the row's quarantine reason, in the
-order a person would fix them: parse, identity, type, time, then type-specific fields.
+order a person would fix them: parse, identity, type, time, then type-specific fields. The
+public pieces (fields read from JSON, the parse rules, timestamps) validate review labels too.
 """
 
 from __future__ import annotations
@@ -19,6 +20,14 @@ LATEST_TIMESTAMP = "2100-01-01"
 
 _JSON_FIELDS = (*contract.TEXT_FIELDS, *contract.INTEGER_FIELDS, "occurred_at", "properties")
 
+#: The first rules for a row of any kind of drop: it decodes, parses as JSON and is an object.
+PARSE_RULES: tuple[tuple[str, str], ...] = (
+    ("reject_reason is not null", "reject_reason"),
+    ("doc is null", "'invalid_json'"),
+    # ltrim copies the text; the first test spares that for almost every row
+    ("not starts_with(doc, '{') and not starts_with(ltrim(doc), '{')", "'not_an_object'"),
+)
+
 
 def _sql_list(values: tuple[str, ...] | list[str]) -> str:
     return "[" + ", ".join(f"'{value}'" for value in values) + "]"
@@ -28,7 +37,8 @@ def _sql_list(values: tuple[str, ...] | list[str]) -> str:
 _FREE_TEXT_FIELDS = ("prompt", "output", "edited_text", "comment")
 
 
-def _present(field: str) -> str:
+def present(field: str) -> str:
+    """``v_<field>`` holds a value: any text for free text, more than white space for the rest."""
     if field in _FREE_TEXT_FIELDS:
         return f"(v_{field} is not null)"
     # trim copies the text; a value starting with printable non-space ASCII needs no trim
@@ -38,8 +48,22 @@ def _present(field: str) -> str:
     )
 
 
-def _extract_columns() -> str:
-    paths = _sql_list([f"$.{field}" for field in _JSON_FIELDS])
+def not_text_rule(field: str) -> tuple[str, str]:
+    """A field given as a JSON value other than a string (or null) is ``bad_value:<field>``."""
+    return (
+        f"t_{field} is not null and t_{field} not in ('VARCHAR', 'NULL')",
+        f"'bad_value:{field}'",
+    )
+
+
+def reason_case(rules: list[tuple[str, str]]) -> str:
+    """One ``when`` per (condition, reason) rule, first match wins, as the column ``reason``."""
+    whens = "\n".join(f"            when {condition} then {reason}" for condition, reason in rules)
+    return f"        case\n{whens}\n        end as reason"
+
+
+def _extract_columns(fields: tuple[str, ...]) -> str:
+    paths = _sql_list([f"$.{field}" for field in fields])
     return ",\n".join(
         [
             f"        json_extract_string(doc, {paths}) as vals",
@@ -48,9 +72,9 @@ def _extract_columns() -> str:
     )
 
 
-def _unpack_columns() -> str:
+def _unpack_columns(fields: tuple[str, ...]) -> str:
     lines = []
-    for index, field in enumerate(_JSON_FIELDS, start=1):
+    for index, field in enumerate(fields, start=1):
         lines.append(f"        vals[{index}] as v_{field}, types[{index}] as t_{field}")
     return ",\n".join(lines)
 
@@ -64,15 +88,9 @@ def _types_requiring_each_field() -> dict[str, list[str]]:
 
 
 def _reason_case() -> str:
-    """One ``when`` per rule, first match wins."""
-    rules: list[tuple[str, str]] = [
-        ("reject_reason is not null", "reject_reason"),
-        ("doc is null", "'invalid_json'"),
-        # ltrim copies the text; the first test spares that for almost every row
-        ("not starts_with(doc, '{') and not starts_with(ltrim(doc), '{')", "'not_an_object'"),
-    ]
+    rules = list(PARSE_RULES)
     for field in contract.COMMON_REQUIRED:
-        rules.append((f"not {_present(field)}", f"'missing_field:{field}'"))
+        rules.append((f"not {present(field)}", f"'missing_field:{field}'"))
     rules.append(
         (
             f"v_event_type not in ({', '.join(repr(t) for t in contract.EVENT_TYPES)})",
@@ -86,17 +104,11 @@ def _reason_case() -> str:
         )
     )
     rules.append(("occurred_at is null", "'bad_timestamp'"))
-    for field in contract.TEXT_FIELDS:
-        rules.append(
-            (
-                f"t_{field} is not null and t_{field} not in ('VARCHAR', 'NULL')",
-                f"'bad_value:{field}'",
-            )
-        )
+    rules.extend(not_text_rule(field) for field in contract.TEXT_FIELDS)
     for field, event_types in _types_requiring_each_field().items():
         rules.append(
             (
-                f"not {_present(field)} and v_event_type in ({', '.join(map(repr, event_types))})",
+                f"not {present(field)} and v_event_type in ({', '.join(map(repr, event_types))})",
                 f"'missing_field:{field}'",
             )
         )
@@ -107,26 +119,36 @@ def _reason_case() -> str:
             bounds.append(f"{value} < {low}")
         if high is not None:
             bounds.append(f"{value} > {high}")
-        rules.append((f"{_present(field)} and ({' or '.join(bounds)})", f"'bad_value:{field}'"))
+        rules.append((f"{present(field)} and ({' or '.join(bounds)})", f"'bad_value:{field}'"))
     rules.append(
         (
             "t_properties is not null and t_properties <> 'NULL' and properties is null",
             "'bad_value:properties'",
         )
     )
-    whens = "\n".join(f"            when {condition} then {reason}" for condition, reason in rules)
-    return f"        case\n{whens}\n        end as reason"
+    return reason_case(rules)
 
 
-def _occurred_at() -> str:
+def timestamp_candidate(field: str) -> str:
+    """``field`` as a UTC timestamp if it is written as one: RFC 3339 with ``Z`` or an offset
+    (converted by the session time zone, which must be UTC), or epoch milliseconds as an integer
+    or a string of digits. Null otherwise; ``in_timestamp_window`` then bounds it."""
     return f"""        case
-            when t_occurred_at in ('BIGINT', 'UBIGINT')
-                or (t_occurred_at = 'VARCHAR'
-                    and regexp_matches(trim(v_occurred_at), '{_EPOCH_MS}'))
-                then make_timestamp(trim(v_occurred_at)::bigint * 1000)
-            when t_occurred_at = 'VARCHAR' and regexp_matches(trim(v_occurred_at), '{_RFC3339}')
-                then try_cast(trim(v_occurred_at) as timestamptz)::timestamp
+            when t_{field} in ('BIGINT', 'UBIGINT')
+                or (t_{field} = 'VARCHAR'
+                    and regexp_matches(trim(v_{field}), '{_EPOCH_MS}'))
+                then make_timestamp(trim(v_{field})::bigint * 1000)
+            when t_{field} = 'VARCHAR' and regexp_matches(trim(v_{field}), '{_RFC3339}')
+                then try_cast(trim(v_{field}) as timestamptz)::timestamp
         end"""
+
+
+def in_timestamp_window(column: str) -> str:
+    """``column`` lies from ``EARLIEST_TIMESTAMP`` up to, not including, ``LATEST_TIMESTAMP``."""
+    return (
+        f"{column} >= timestamp '{EARLIEST_TIMESTAMP}'"
+        f" and {column} < timestamp '{LATEST_TIMESTAMP}'"
+    )
 
 
 #: The event columns of ``validated_rows``.
@@ -150,9 +172,11 @@ def _typed_event_columns() -> str:
     return ",\n".join(f"        {column}" for column in columns)
 
 
-VALIDATE_SQL = f"""
-create or replace temp table validated_rows as
-with parsed as (
+def json_field_ctes(fields: tuple[str, ...]) -> str:
+    """The CTEs ``parsed``, ``extracted`` and ``unpacked`` over ``staged_rows``: each row's text
+    as ``doc`` when it is valid JSON, and per field its text ``v_<field>`` and JSON type
+    ``t_<field>``, all fields read in one call per row."""
+    return f"""parsed as (
     select
         row_id,
         line_number,
@@ -166,21 +190,26 @@ with parsed as (
 extracted as (
     select
         *,
-{_extract_columns()}
+{_extract_columns(fields)}
     from parsed
 ),
 
 unpacked as (
     select
         * exclude (vals, types),
-{_unpack_columns()}
+{_unpack_columns(fields)}
     from extracted
-),
+)"""
+
+
+VALIDATE_SQL = f"""
+create or replace temp table validated_rows as
+with {json_field_ctes(_JSON_FIELDS)},
 
 typed as (
     select
         *,
-{_occurred_at()} as occurred_at_candidate,
+{timestamp_candidate("occurred_at")} as occurred_at_candidate,
         case
             when t_properties = 'OBJECT' then json_extract(doc, '$.properties')
             when t_properties = 'VARCHAR' then try(json(v_properties))
@@ -191,11 +220,8 @@ typed as (
 checked as (
     select
         * exclude (occurred_at_candidate, properties_candidate),
-        case
-            when occurred_at_candidate >= timestamp '{EARLIEST_TIMESTAMP}'
-                and occurred_at_candidate < timestamp '{LATEST_TIMESTAMP}'
-                then occurred_at_candidate
-        end as occurred_at,
+        case when {in_timestamp_window("occurred_at_candidate")} then occurred_at_candidate end
+            as occurred_at,
         case when json_type(properties_candidate) = 'OBJECT' then properties_candidate end
             as properties
     from typed

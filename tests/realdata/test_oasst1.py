@@ -66,3 +66,36 @@ def test_real_data_ingests_with_zero_quarantined_rows(settings, oasst1_path):
         key=len,
     )
     assert stored == longest
+
+
+def test_every_ranked_sibling_choice_becomes_exactly_one_prefer_pair(settings, oasst1_path):
+    """Through the whole pipeline, as `feedback-platform run` executes it. One real choice is
+    between two replies with the same text: a degenerate pair, which is never emitted."""
+    from tests.assets.test_training import published, run_pipeline
+
+    write_oasst1_drop(oasst1_path, settings.events_landing_dir / "oasst1.jsonl")
+    run_pipeline(settings)
+
+    events = list(oasst1_events(oasst1_path))
+    output = {e["generation_id"]: e["output"] for e in events if e["event_type"] == "generation"}
+    choices = {
+        (e["generation_id"], e["other_generation_id"])
+        for e in events
+        if e["event_type"] == "prefer"
+    }
+    distinct = {
+        (chosen, rejected)
+        for chosen, rejected in choices
+        if " ".join(output[chosen].split()) != " ".join(output[rejected].split())
+    }
+    assert len(choices) == expected_counts(oasst1_path)["prefer"] == len(distinct) + 1
+    root, latest, manifest = published(settings)
+    pairs = query(
+        settings,
+        "select generation_ids[1], generation_ids[2] from read_parquet(?) where source = 'prefer'",
+        [[str(root / latest / "train.parquet"), str(root / latest / "holdout.parquet")]],
+    )
+    assert sorted(pairs) == sorted(distinct)  # exactly one pair each
+    assert manifest["row_counts"]["by_source"] == {"prefer": len(distinct)}
+    # prompts are split by hash: with hundreds of prompts both splits get some
+    assert set(manifest["row_counts"]["by_split"]) == {"train", "holdout"}

@@ -1,0 +1,91 @@
+{#-
+    Unpaired desirable / undesirable examples for KTO-style training: one row per generation
+    whose signals say clearly whether the output was wanted (rules: the `kto_rules` doc block).
+-#}
+with generations as (
+
+    select * from {{ ref('fct_generations') }}
+
+),
+
+sessions as (
+
+    select * from {{ ref('fct_sessions') }}
+
+),
+
+-- the output a user left on: the last one shown in a session that ended without success
+last_generation_per_session as (
+
+    {{ first_per(
+        'generations',
+        'session_id',
+        'generated_at desc, generation_id desc',
+        'session_id, generation_id',
+    ) }}
+
+),
+
+abandoned_last_generations as (
+
+    select last_generation_per_session.generation_id
+    from last_generation_per_session
+    inner join sessions on last_generation_per_session.session_id = sessions.session_id
+    where sessions.outcome = 'abandoned'
+
+),
+
+signals as (
+
+    select
+        generations.*,
+        generations.has_thumbs_up or generations.is_copied or generations.is_shared
+            as has_positive_signal,
+        generations.has_thumbs_down or abandoned.generation_id is not null
+            as has_undesirable_signal,
+        abandoned.generation_id is not null as is_abandoned
+    from generations
+    left join abandoned_last_generations as abandoned
+        on generations.generation_id = abandoned.generation_id
+    where generations.chain_retry_count < {{ var('high_retry_regenerations') }}
+
+),
+
+-- both at once is a conflict for the review queue, not a label
+labeled as (
+
+    select
+        *,
+        case
+            when has_thumbs_up then 'thumbs_up'
+            when is_copied then 'copy'
+            when is_shared then 'share'
+            when has_thumbs_down then 'thumbs_down'
+            else 'abandonment'
+        end as signal
+    from signals
+    where has_positive_signal <> has_undesirable_signal
+
+),
+
+final as (
+
+    select
+        {{ dbt.hash(dbt.concat(["'kto:'", 'generation_id'])) }} as example_id,
+        prompt,
+        output as completion,
+        has_positive_signal as label,
+        signal,
+        generation_id,
+        generation_event_id,
+        model_version,
+        user_segment,
+        user_key,
+        generated_at as occurred_at
+    from labeled
+    where {{ normalize_whitespace('prompt') }} <> ''
+        and {{ normalize_whitespace('output') }} <> ''
+
+)
+
+select * from final

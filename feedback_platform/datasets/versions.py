@@ -1,0 +1,141 @@
+"""Immutable dataset versions: ``<root>/<version>/`` with one Parquet file per split, a
+``manifest.json``, and ``<root>/LATEST`` naming the newest.
+
+A version is written under a hidden temporary name and renamed into place, so a reader never
+sees half a version and a crash leaves only a hidden folder behind. A version whose content
+fingerprint equals the latest one's is not written again: re-running on unchanged input keeps
+``LATEST``. Version names (``v000001-20261129T213000Z``) sort in creation order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import version as package_version
+from pathlib import Path
+
+import duckdb
+
+from feedback_platform.ingest.load import file_sha256
+
+LATEST = "LATEST"
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class PublishedVersion:
+    version: str
+    path: Path
+    is_new: bool
+    manifest: dict
+
+
+def latest_version(root: Path) -> PublishedVersion | None:
+    pointer = root / LATEST
+    if not pointer.exists():
+        return None
+    name = pointer.read_text(encoding="utf-8").strip()
+    path = root / name
+    manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    return PublishedVersion(version=name, path=path, is_new=False, manifest=manifest)
+
+
+def content_fingerprint(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> str:
+    """Row count and the XOR of every row's MD5: independent of row order, computed in DuckDB
+    without collecting the rows."""
+    row = ", ".join(columns)
+    count, digest = con.execute(
+        f"select count(*), coalesce(bit_xor(md5_number(to_json(struct_pack({row})))), 0)"
+        f" from {table}"
+    ).fetchone()
+    return f"{count}:{digest:032x}"
+
+
+def publish(
+    con: duckdb.DuckDBPyConnection,
+    root: Path,
+    *,
+    table: str,
+    columns: list[str],
+    splits: tuple[str, ...],
+    order_by: str,
+    manifest: dict,
+) -> PublishedVersion:
+    """Write ``columns`` of ``table`` as a new version unless the latest has the same content.
+
+    Each of ``splits`` is one file, ``<split>.parquet``, of the rows whose ``split`` column
+    holds that name (a split may be empty); ``manifest`` is merged into the manifest.
+    """
+    fingerprint = content_fingerprint(con, table, [*columns, "split"])
+    latest = latest_version(root)
+    if latest is not None and latest.manifest.get("content_fingerprint") == fingerprint:
+        return latest
+
+    root.mkdir(parents=True, exist_ok=True)
+    created_at = datetime.now(UTC)
+    name = f"v{_next_sequence(root):06d}-{created_at:%Y%m%dT%H%M%SZ}"
+    staging = root / f".{name}.{uuid.uuid4().hex}.tmp"
+    staging.mkdir()
+    try:
+        files = {}
+        for split in splits:
+            path = staging / f"{split}.parquet"
+            condition = f"split = '{split}'"
+            con.execute(
+                f"copy (select {', '.join(columns)} from {table} where {condition}"
+                f" order by {order_by}) to '{path}' (format parquet, compression zstd)"
+            )
+            [(rows,)] = con.execute(f"select count(*) from {table} where {condition}").fetchall()
+            files[path.name] = {"rows": rows, "sha256": file_sha256(path)}
+        full_manifest = {
+            "version": name,
+            "parent_version": latest.version if latest else None,
+            "created_at": created_at.isoformat(),
+            **manifest,
+            "files": files,
+            "content_fingerprint": fingerprint,
+            "code_version": code_version(),
+        }
+        (staging / MANIFEST).write_text(json.dumps(full_manifest, indent=2) + "\n")
+        staging.rename(root / name)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _write_atomically(root / LATEST, name + "\n")
+    return PublishedVersion(version=name, path=root / name, is_new=True, manifest=full_manifest)
+
+
+def _next_sequence(root: Path) -> int:
+    sequences = [
+        int(path.name[1:7])
+        for path in root.iterdir()
+        if path.is_dir() and path.name.startswith("v") and path.name[1:7].isdigit()
+    ]
+    return max(sequences, default=0) + 1
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def code_version() -> str:
+    """The package version, plus the git commit when running from a checkout."""
+    version = package_version("feedback-platform")
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return f"{version}+{commit}" if commit else version

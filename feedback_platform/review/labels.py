@@ -1,0 +1,237 @@
+"""Ingest one review label drop (a batch of labels, JSONL) with the discipline of event drops.
+
+One file is one transaction: labels, quarantined rows and the file's row in
+``raw.ingested_review_files`` land together or not at all, a file whose sha256 is in that ledger
+is skipped under any name, and ``rows_valid + rows_quarantined + rows_duplicate = rows_read``.
+A label must be about an item the review loop queued (``review.review_items``). Reviewer ids
+are staff ids, stored as given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from feedback_platform.ingest.load import FileIngestResult, RowCounts, ingest_once
+from feedback_platform.ingest.readers import UnsupportedFileError, stage_file
+from feedback_platform.ingest.validate import (
+    PARSE_RULES,
+    in_timestamp_window,
+    json_field_ctes,
+    not_text_rule,
+    present,
+    reason_case,
+    timestamp_candidate,
+)
+from feedback_platform.review.schema import REVIEW_ITEMS_DDL, REVIEW_LABELS
+from feedback_platform.warehouse import ledger_ddl
+
+#: Review drops are JSON lines only; anything else in ``landing/reviews/`` is not a drop.
+REVIEW_DROP_SUFFIXES = (".jsonl",)
+
+REVIEW_LABELS_DDL = """
+create schema if not exists raw;
+
+create table if not exists raw.review_labels (
+    item_id varchar not null,
+    reviewer_id varchar not null,     -- a staff id, as given
+    label varchar not null,           -- a | b | tie | neither
+    corrected_text varchar,
+    labeled_at timestamp not null,    -- UTC
+    source_file varchar not null,     -- the review batch
+    line_number bigint not null,
+    ingested_at timestamp not null
+);
+
+create table if not exists raw.quarantined_review_labels (
+    source_file varchar not null,
+    line_number bigint not null,
+    raw_text varchar,
+    reason varchar not null,
+    item_id varchar,
+    ingested_at timestamp not null
+);
+"""
+
+_LEDGER = "raw.ingested_review_files"
+
+_FIELDS = ("item_id", "reviewer_id", "label", "corrected_text", "labeled_at")
+_REQUIRED = ("item_id", "reviewer_id", "label", "labeled_at")
+_TEXT_FIELDS = ("item_id", "reviewer_id", "label", "corrected_text")
+
+
+def ensure_review_label_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """The raw label tables, and the review items labels are checked against: with no review
+    loop yet, every label is about an unknown item."""
+    con.execute(REVIEW_ITEMS_DDL)
+    con.execute(REVIEW_LABELS_DDL + ledger_ddl(_LEDGER))
+
+
+def _reason_case() -> str:
+    labels = ", ".join(f"'{label}'" for label in REVIEW_LABELS)
+    return reason_case(
+        [
+            *PARSE_RULES,
+            *((f"not {present(field)}", f"'missing_field:{field}'") for field in _REQUIRED),
+            *(not_text_rule(field) for field in _TEXT_FIELDS),
+            (f"v_label not in ({labels})", "'bad_value:label'"),
+            (f"labeled_at is null or not ({in_timestamp_window('labeled_at')})", "'bad_timestamp'"),
+            ("not known_item", "'unknown_item'"),
+        ]
+    )
+
+
+# A reviewer labels an item once per batch: a second line for the same item and reviewer is an
+# exact duplicate when it says the same, else a conflict (the first line wins). Across batches a
+# label is identified by item, reviewer and labeled_at, so a later batch may label again.
+_CHECK_SQL = f"""
+create or replace temp table checked_labels as
+with {json_field_ctes(_FIELDS)},
+
+typed as (
+    select
+        *,
+{timestamp_candidate("labeled_at")} as labeled_at,
+        v_item_id in (select item_id from review.review_items) as known_item
+    from unpacked
+),
+
+reasoned as (
+    select
+        line_number,
+        raw_text,
+{_reason_case()},
+        v_item_id as item_id,
+        v_reviewer_id as reviewer_id,
+        v_label as label,
+        v_corrected_text as corrected_text,
+        labeled_at
+    from typed
+),
+
+compared as (
+    select
+        r.line_number,
+        row_number() over batch as occurrence,
+        row(r.label, r.corrected_text, r.labeled_at) is not distinct from first_value(
+            row(r.label, r.corrected_text, r.labeled_at)
+        ) over batch as same_as_first,
+        known.source_file is not null as stored,
+        row(r.label, r.corrected_text) is not distinct from row(known.label, known.corrected_text)
+            as same_as_stored
+    from reasoned as r
+    left join raw.review_labels as known using (item_id, reviewer_id, labeled_at)
+    where r.reason is null
+    window batch as (partition by r.item_id, r.reviewer_id order by r.line_number)
+),
+
+classified as (
+    select
+        line_number,
+        case
+            when stored and same_as_stored then 'duplicate'
+            when stored then 'duplicate_conflict'
+            when occurrence = 1 then 'new'
+            when same_as_first then 'duplicate'
+            else 'duplicate_conflict'
+        end as status
+    from compared
+),
+
+final as (
+    select
+        reasoned.* exclude (reason),
+        case when status = 'duplicate_conflict' then status else reasoned.reason end as reason,
+        coalesce(status = 'duplicate', false) as duplicate
+    from reasoned
+    left join classified using (line_number)
+)
+
+select * from final
+"""
+
+_INSERT_LABELS_SQL = """
+insert into raw.review_labels by name
+select
+    item_id,
+    reviewer_id,
+    label,
+    corrected_text,
+    labeled_at,
+    $source_file as source_file,
+    line_number,
+    $ingested_at as ingested_at
+from checked_labels
+where reason is null and not duplicate
+"""
+
+_INSERT_QUARANTINE_SQL = """
+insert into raw.quarantined_review_labels by name
+select
+    $source_file as source_file,
+    line_number,
+    raw_text,
+    reason,
+    item_id,
+    $ingested_at as ingested_at
+from checked_labels
+where reason is not null
+"""
+
+
+def ingest_review_file(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    ingested_at: datetime | None = None,
+    before_commit: Callable[[], None] | None = None,
+) -> FileIngestResult:
+    """Load the label drop ``path`` into the raw review tables, all or nothing.
+
+    ``before_commit`` runs inside the transaction just before it commits (see ``ingest_once``).
+    """
+    if not path.name.lower().endswith(REVIEW_DROP_SUFFIXES):
+        raise UnsupportedFileError(f"{path.name}: review drops are JSON lines (.jsonl)")
+    ensure_review_label_schema(con)
+
+    def load_labels(ingested_at: datetime) -> RowCounts:
+        # Only broken CSV records are redacted by the reader; labels carry no user ids.
+        stage_file(con, path, pseudonymize=lambda text: text)
+        con.execute(_CHECK_SQL)
+        con.unregister("staged_rows")
+        params = {"source_file": path.name, "ingested_at": ingested_at}
+        con.execute(_INSERT_LABELS_SQL, params)
+        con.execute(_INSERT_QUARANTINE_SQL, params)
+        return _row_counts(con)
+
+    return ingest_once(
+        con,
+        path,
+        ledger=_LEDGER,
+        load=load_labels,
+        ingested_at=ingested_at,
+        before_commit=before_commit,
+    )
+
+
+def _row_counts(con: duckdb.DuckDBPyConnection) -> RowCounts:
+    read, valid, duplicate = con.execute(
+        """
+        select count(*), count_if(reason is null and not duplicate), count_if(duplicate)
+        from checked_labels
+        """
+    ).fetchone()
+    reasons = dict(
+        con.execute(
+            """
+            select reason, count(*) from checked_labels
+            where reason is not null
+            group by reason
+            order by 2 desc, 1
+            """
+        ).fetchall()
+    )
+    return RowCounts(read, valid, duplicate, reasons)

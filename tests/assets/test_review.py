@@ -1,0 +1,123 @@
+"""The review loop end to end: queued items, labels returned as a drop, the agreement gate,
+and reviewed pairs in the next dataset version."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+import pytest
+
+from tests.assets.test_training import known_drop, published, run_pipeline
+from tests.conftest import query, write_jsonl
+
+
+@pytest.fixture
+def queued(settings) -> dict[str, dict]:
+    """Run the pipeline on the known drop; the queued items by reason."""
+    write_jsonl(settings.events_landing_dir / "day1.jsonl", known_drop())
+    run_pipeline(settings)
+    lines = (settings.review_dir / "queue.jsonl").read_text().splitlines()
+    return {item["reason"]: item for item in map(json.loads, lines)}
+
+
+def label(item: dict, reviewer: str, value: str, minute: int, corrected_text=None) -> dict:
+    return {
+        "item_id": item["item_id"],
+        "reviewer_id": reviewer,
+        "label": value,
+        "corrected_text": corrected_text,
+        "labeled_at": f"2026-10-06T10:{minute:02d}:00Z",
+    }
+
+
+def agreeing_batch(queued) -> list[dict]:
+    retry, negative, tiny = (
+        queued["high_retry"],
+        queued["negative_with_comment"],
+        queued["low_confidence_pair"],
+    )
+    return [
+        label(retry, "rev-1", "b", 1),
+        label(retry, "rev-2", "b", 2),
+        label(negative, "rev-1", "neither", 3, corrected_text="2 + 2 = 4"),
+        label(negative, "rev-2", "neither", 4, corrected_text="It is 4."),
+        label(tiny, "rev-1", "b", 5),
+        label(tiny, "rev-2", "b", 6),
+        label(queued["conflicting_signals"], "rev-1", "a", 7),  # one review: no decision
+    ]
+
+
+def test_agreeing_reviews_become_review_pairs_and_leave_the_queue(settings, queued):
+    first_version = published(settings)[1]
+    write_jsonl(settings.reviews_landing_dir / "round-1.jsonl", agreeing_batch(queued))
+
+    result = run_pipeline(settings)
+
+    assert query(
+        settings,
+        "select batch, reason, items, items_with_two_or_more, labels, reviewers, alpha, is_usable"
+        " from review.agreement order by reason <> 'all', reason",
+    ) == [
+        ("round-1.jsonl", "all", 4, 3, 7, 2, 1.0, True),
+        ("round-1.jsonl", "conflicting_signals", 1, 0, 1, 1, None, True),
+        ("round-1.jsonl", "high_retry", 1, 1, 2, 2, 1.0, True),
+        ("round-1.jsonl", "low_confidence_pair", 1, 1, 2, 2, 1.0, True),
+        ("round-1.jsonl", "negative_with_comment", 1, 1, 2, 2, 1.0, True),
+    ]
+    root, latest, manifest = published(settings)
+    assert latest != first_version
+    assert manifest["row_counts"]["by_source"]["review"] == 3
+    assert query(
+        settings,
+        "select chosen, rejected, confidence from training.preference_pairs"
+        " where source = 'review' order by chosen",
+    ) == [
+        ("DuckDB is an in-process analytical database for fast SQL queries.",
+         "DuckDB is an in-process analytical database for fast SQL queries", 1.0),
+        ("It is 4.", "Wrong answer", 1.0),  # the latest of the two corrections
+        ("try 4", "try 1", 1.0),
+    ]  # fmt: skip
+    # labeled items are not queued again; the unlabeled one stays
+    assert query(settings, "select reason from review.review_queue") == [("conflicting_signals",)]
+    [check] = [
+        evaluation
+        for evaluation in result.get_asset_check_evaluations()
+        if evaluation.check_name == "review_batches_agree"
+    ]
+    assert check.passed
+
+
+def test_a_batch_below_the_agreement_threshold_is_not_used(settings, queued):
+    write_jsonl(settings.reviews_landing_dir / "round-1.jsonl", agreeing_batch(queued))
+    run_pipeline(settings)
+    pairs_before = query(settings, "select pair_id, chosen from training.preference_pairs")
+    retry, negative = queued["high_retry"], queued["negative_with_comment"]
+    write_jsonl(
+        settings.reviews_landing_dir / "round-2.jsonl",
+        [
+            label(retry, "rev-3", "a", 10),
+            label(retry, "rev-4", "b", 11),
+            label(negative, "rev-3", "tie", 12),
+            label(negative, "rev-4", "a", 13),
+        ],
+    )
+
+    result = run_pipeline(settings)
+
+    [(alpha, usable)] = query(
+        settings,
+        "select alpha, is_usable from review.agreement"
+        " where batch = 'round-2.jsonl' and reason = 'all'",
+    )
+    assert alpha < 0.667 and not usable
+    [check] = [
+        evaluation
+        for evaluation in result.get_asset_check_evaluations()
+        if evaluation.check_name == "review_batches_agree"
+    ]
+    assert not check.passed
+    assert check.severity == dg.AssetCheckSeverity.WARN
+    assert f"round-2.jsonl: Krippendorff's alpha {alpha:.3f} < 0.667" in check.description
+    # the earlier, trustworthy decisions stand
+    assert query(settings, "select pair_id, chosen from training.preference_pairs") == pairs_before
