@@ -13,6 +13,8 @@ import dagster as dg
 import duckdb
 
 from feedback_platform.ingest.landing import drop_files
+from feedback_platform.ingest.readers import SUPPORTED_SUFFIXES
+from feedback_platform.review.labels import REVIEW_DROP_SUFFIXES
 from feedback_platform.settings import Settings
 
 PIPELINE_JOB = "feedback_pipeline"
@@ -82,9 +84,13 @@ def run_pipeline(settings: Settings) -> int:
     from feedback_platform.instance import platform_instance
 
     settings.ensure_dirs()
-    pending = drop_files(settings.events_landing_dir)
     print(f"Platform home: {settings.home}")
-    print(f"Drops in {settings.events_landing_dir}: {len(pending)} (ingested ones are skipped)")
+    for folder, suffixes in (
+        (settings.events_landing_dir, SUPPORTED_SUFFIXES),
+        (settings.reviews_landing_dir, REVIEW_DROP_SUFFIXES),
+    ):
+        pending = drop_files(folder, suffixes)
+        print(f"Drops in {folder}: {len(pending)} (ingested ones are skipped)")
     defs = build_definitions(settings)
     run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     with platform_instance(settings) as instance:
@@ -187,11 +193,17 @@ def _demo(args: argparse.Namespace) -> int:
         "\nOutputs\n"
         f"  warehouse (DuckDB): {settings.warehouse_path}\n"
         "    tables: raw.feedback_events, raw.quarantined_events, raw.ingested_files,\n"
-        "            staging.stg_feedback_events, intermediate.int_*, marts.fct_sessions,\n"
-        "            marts.fct_generations, marts.fct_signal_metrics_daily,\n"
-        "            reports.participation_weekly, reports.participation_skew_weekly\n"
-        f"  datasets:           {settings.datasets_dir}\n"
-        f"  review queue:       {settings.review_dir}\n"
+        "            raw.review_labels, staging.stg_feedback_events, intermediate.int_*,\n"
+        "            marts.fct_sessions, marts.fct_generations, marts.fct_signal_metrics_daily,\n"
+        "            marts.fct_preference_candidates, marts.fct_review_candidates,\n"
+        "            marts.fct_kto_candidates, training.preference_pairs,\n"
+        "            training.kto_signals, training.contributor_impact, review.review_queue,\n"
+        "            review.agreement, reports.participation_weekly,\n"
+        "            reports.participation_skew_weekly\n"
+        f"  datasets:           {settings.datasets_dir}/preference_pairs/LATEST,\n"
+        f"                      {settings.datasets_dir}/kto_signals/LATEST\n"
+        f"  review queue:       {settings.review_dir / 'queue.jsonl'}\n"
+        f"  review labels:      drop them in {settings.reviews_landing_dir}\n"
         f"  reports:            {settings.reports_dir}\n"
         "Open the Dagster UI with `make ui` (or `feedback-platform ui`), then http://localhost:3000"
     )

@@ -8,7 +8,7 @@ import json
 import dagster as dg
 import pytest
 
-from tests.assets.test_training import known_drop, published, run_pipeline
+from tests.assets.test_training import LONG_ANSWER, gen, known_drop, published, run_pipeline, signal
 from tests.conftest import query, write_jsonl
 
 
@@ -121,3 +121,40 @@ def test_a_batch_below_the_agreement_threshold_is_not_used(settings, queued):
     assert f"round-2.jsonl: Krippendorff's alpha {alpha:.3f} < 0.667" in check.description
     # the earlier, trustworthy decisions stand
     assert query(settings, "select pair_id, chosen from training.preference_pairs") == pairs_before
+
+
+def test_the_segment_quota_keeps_a_small_segment_visible(settings):
+    """Three high-priority items in a big segment, one low-priority item in a small one, room
+    for two: the quota gives the small segment its place."""
+    big = {"user_id": "bea", "user_segment": "big/en", "session_id": "s-big"}
+    small = {"user_id": "sam", "user_segment": "small/xx", "session_id": "s-small"}
+    events = []
+    for n in range(3):
+        events += [
+            gen(f"b{n}", f"09:0{n}:00", f"big-{n}", f"bad answer {n}", big, prompt=f"q{n}"),
+            signal(f"bd{n}", "thumbs_down", f"09:0{n}:10", f"big-{n}", big),
+            signal(f"bc{n}", "comment", f"09:0{n}:20", f"big-{n}", big, comment="wrong"),
+        ]
+    events += [
+        gen("s0", "09:30:00", "small-0", LONG_ANSWER, small, prompt="Describe DuckDB"),
+        signal("s1", "edit", "09:31:00", "small-0", small, edited_text=LONG_ANSWER + "!"),
+    ]
+    write_jsonl(settings.events_landing_dir / "day1.jsonl", events)
+
+    def queue(per_segment_quota: int) -> list[tuple]:
+        run_pipeline(
+            settings,
+            {"review_queue": {"config": {"max_items": 2, "per_segment_quota": per_segment_quota}}},
+        )
+        return query(
+            settings, "select user_segment, reason from review.review_queue order by queue_position"
+        )
+
+    assert queue(per_segment_quota=0) == [
+        ("big/en", "negative_with_comment"),
+        ("big/en", "negative_with_comment"),
+    ]
+    assert queue(per_segment_quota=1) == [
+        ("big/en", "negative_with_comment"),
+        ("small/xx", "low_confidence_pair"),
+    ]

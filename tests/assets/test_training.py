@@ -86,11 +86,13 @@ def known_drop() -> list[dict]:
     ]  # fmt: skip
 
 
-def run_pipeline(settings) -> dg.ExecuteInProcessResult:
+def run_pipeline(settings, ops_config: dict | None = None) -> dg.ExecuteInProcessResult:
     """The `feedback_pipeline` job, as `feedback-platform run` executes it."""
     job = build_definitions(settings).resolve_job_def("feedback_pipeline")
     with dg.DagsterInstance.ephemeral() as instance:
-        result = job.execute_in_process(instance=instance)
+        result = job.execute_in_process(
+            instance=instance, run_config={"ops": ops_config} if ops_config else None
+        )
     assert result.success
     return result
 
@@ -183,7 +185,14 @@ def test_rerunning_on_unchanged_input_keeps_latest(settings, first_run):
     result = run_pipeline(settings)
 
     [materialization] = result.asset_materializations_for_node("preference_pairs")
-    assert materialization.metadata["new_version"].value is False
+    metadata = materialization.metadata
+    assert metadata["new_version"].value is False
+    assert metadata["dataset_version"].value == latest
+    assert metadata["path"].value == str(root / latest)
+    assert metadata["dagster/row_count"].value == 3
+    for dimension in ("source", "split", "user_segment"):
+        assert f"| {dimension} | rows |" in metadata["row_counts"].value
+    assert "The capital of France is Paris." in metadata["preview"].value
     assert published(settings)[1] == latest
     assert sorted(path.name for path in root.iterdir()) == sorted(["LATEST", latest])
     assert {path.name: path.stat().st_mtime_ns for path in (root / latest).iterdir()} == before

@@ -92,33 +92,26 @@ clean_generations as (
 
 ),
 
--- accepted and rejected at once, with no edit that would make it a pair of its own
-conflicting_items as (
+-- one output to judge: accepted and rejected at once (unedited, else its pair is the item), or
+-- rejected with a comment saying why (a reviewer can write the answer the user wanted)
+judged_generations as (
 
     select
-        {{ dbt.concat(["'conflicting_signals:'", 'generation_id']) }} as item_key,
-        'conflicting_signals' as reason,
-        2 as priority,
-        user_segment,
-        model_version,
-        prompt,
-        output as response_a,
-        cast(null as {{ dbt.type_string() }}) as response_b,
-        comment as user_comment,
-        {{ array_of(['generation_id']) }} as generation_ids,
-        {{ array_of(['generation_event_id']) }} as source_event_ids,
-        generated_at as occurred_at
+        *,
+        case
+            when has_conflicting_signals and not is_edited then 'conflicting_signals'
+            when has_negative_signal and has_comment and not has_conflicting_signals
+                then 'negative_with_comment'
+        end as reason
     from clean_generations
-    where has_conflicting_signals and not is_edited
 
 ),
 
--- the user said what was wrong: a reviewer can write the answer they wanted
-negative_with_comment_items as (
+single_output_items as (
 
     select
-        {{ dbt.concat(["'negative_with_comment:'", 'generation_id']) }} as item_key,
-        'negative_with_comment' as reason,
+        {{ dbt.concat(['reason', "':'", 'generation_id']) }} as item_key,
+        reason,
         2 as priority,
         user_segment,
         model_version,
@@ -129,8 +122,8 @@ negative_with_comment_items as (
         {{ array_of(['generation_id']) }} as generation_ids,
         {{ array_of(['generation_event_id']) }} as source_event_ids,
         generated_at as occurred_at
-    from clean_generations
-    where has_negative_signal and has_comment and not has_conflicting_signals
+    from judged_generations
+    where reason is not null
 
 ),
 
@@ -140,9 +133,7 @@ items as (
     union all
     select * from pair_items
     union all
-    select * from conflicting_items
-    union all
-    select * from negative_with_comment_items
+    select * from single_output_items
 
 ),
 
