@@ -100,9 +100,12 @@ class _Drop:
 
 
 class _Simulator:
-    def __init__(self, users: int, days: int, seed: int, start: datetime) -> None:
+    def __init__(
+        self, users: int, days: int, seed: int, start: datetime, first_user: int = 0
+    ) -> None:
         self.rng = random.Random(seed)
         self.users = users
+        self.first_user = first_user
         self.days = days
         self.start = start
         self.seed = seed
@@ -151,7 +154,7 @@ class _Simulator:
     def _simulate_user(self, user_index: int, drops: list[_Drop]) -> None:
         segment = self._pick_segment()
         user = {
-            "user_id": f"user-{user_index:05d}",
+            "user_id": f"user-{self.first_user + user_index:05d}",
             "user_segment": segment,
             "locale": SEGMENTS[segment][1],
             "app": self.rng.choice(APPS),
@@ -405,6 +408,44 @@ def generate_drops(
         last_date = (simulator.start + timedelta(days=days - 1)).strftime("%Y-%m-%d")
         lines = [json.dumps(event, separators=(",", ":")) for event in late]
         files.append(_write_text(out_dir / f"events-late-{last_date}.jsonl", lines))
+    return files
+
+
+def write_jsonl_events(
+    out_dir: Path,
+    events: int,
+    *,
+    seed: int = 7,
+    days: int = 14,
+    start: datetime | None = None,
+    name: str = "events",
+    users_per_drop: int = 5_000,
+) -> list[Path]:
+    """Exactly ``events`` events as JSONL drops (``<name>-0001.jsonl``, ...), for benchmarks.
+
+    ``users_per_drop`` users are simulated at a time (5,000 give about 370,000 events, a few
+    hundred MB in memory) and written as one drop, so memory stays bounded however many events
+    are asked for; the last drop is cut at the count. Every drop has its own users and seed, so
+    ids never collide; there are no malformed lines.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files: list[Path] = []
+    written = 0
+    while written < events:
+        index = len(files)
+        simulator = _Simulator(
+            users_per_drop,
+            days,
+            seed * 1_000 + index,
+            start or DEFAULT_START,
+            first_user=index * users_per_drop,
+        )
+        day_events = [event for drop in simulator.run() for event in drop.events]
+        day_events = day_events[: events - written]
+        lines = [json.dumps(event, separators=(",", ":")) for event in day_events]
+        files.append(_write_text(out_dir / f"{name}-{index + 1:04d}.jsonl", lines))
+        written += len(lines)
     return files
 
 

@@ -119,3 +119,16 @@ def test_refuses_to_overwrite(tmp_path):
     generate_drops(tmp_path, users=5, days=2, seed=1)
     with pytest.raises(FileExistsError):
         generate_drops(tmp_path, users=5, days=2, seed=1)
+
+
+def test_benchmark_drops_hold_exactly_the_events_asked_for(tmp_path):
+    from feedback_platform.synthetic.generate import write_jsonl_events
+
+    files = write_jsonl_events(tmp_path, 2_000, seed=5, users_per_drop=10)
+    assert len(files) > 1  # one slice of users is not enough
+    events = [json.loads(line) for path in files for line in path.open(encoding="utf-8")]
+    assert len(events) == 2_000
+    assert len({event["event_id"] for event in events}) == len(events)
+    # each drop has its own users
+    users = [{event["user_id"] for event in read_drop(path)[0]} for path in files]
+    assert not users[0] & users[1]
