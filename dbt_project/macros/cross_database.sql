@@ -28,6 +28,28 @@
     trim(regexp_replace({{ text }}, '\s+', ' ', 'g'))
 {%- endmacro %}
 
+{#- The text with no whitespace at all (the characters `\s` matches: space, tab, newline, form
+    feed, carriage return). Texts equal once normalized are equal without whitespace, so this
+    cheap key (no regular expression) settles most comparisons before `normalize_whitespace`. -#}
+{% macro without_whitespace(text) -%}
+    translate({{ text }}, ' ' || chr(9) || chr(10) || chr(12) || chr(13), '')
+{%- endmacro %}
+
+{#- True when the text has something besides whitespace. -#}
+{% macro has_text(text) -%}
+    ({{ without_whitespace(text) }} <> '')
+{%- endmacro %}
+
+{#- True when the two texts are the same once whitespace is normalized; the regular expression
+    runs only for the rare pairs that are equal without whitespace. -#}
+{% macro same_text(left, right) -%}
+    (case
+        when {{ without_whitespace(left) }} = {{ without_whitespace(right) }}
+            then {{ normalize_whitespace(left) }} = {{ normalize_whitespace(right) }}
+        else false
+    end)
+{%- endmacro %}
+
 {#- The exact median of a numeric column (an aggregate). -#}
 {% macro median(expression) -%}
     {{ return(adapter.dispatch('median')(expression)) }}

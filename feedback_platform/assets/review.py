@@ -17,7 +17,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from feedback_platform.assets.metadata import md_table
-from feedback_platform.datasets.text import normalized
+from feedback_platform.datasets.text import has_text, same_text
 from feedback_platform.resources import PlatformResource
 from feedback_platform.review.agreement import ALPHA_THRESHOLD, nominal_alpha
 from feedback_platform.review.labels import ensure_review_label_schema
@@ -108,7 +108,7 @@ batch_labels as (
         item_id,
         max(labeled_at) as decided_at,
         arg_max(corrected_text, labeled_at) filter (
-            where label = 'neither' and {normalized("corrected_text")} <> ''
+            where label = 'neither' and {has_text("corrected_text")}
         ) as corrected_text
     from raw.review_labels group by all
 ),
@@ -148,10 +148,10 @@ select
     item_id,
     batch
 from judged
-where {normalized("prompt")} <> ''
-    and {normalized("chosen")} <> ''
-    and {normalized("rejected")} <> ''
-    and {normalized("chosen")} <> {normalized("rejected")}
+where {has_text("prompt")}
+    and {has_text("chosen")}
+    and {has_text("rejected")}
+    and not {same_text("chosen", "rejected")}
 """
 
 _AGREEMENT_DDL = f"""

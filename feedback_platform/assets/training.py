@@ -15,7 +15,7 @@ from dagster_duckdb import DuckDBResource
 
 from feedback_platform.assets.metadata import md_table
 from feedback_platform.assets.review import REVIEW_PAIRS_TABLE, review_agreement
-from feedback_platform.datasets.text import normalized
+from feedback_platform.datasets.text import has_text, same_text, without_whitespace
 from feedback_platform.datasets.versions import PublishedVersion, publish
 from feedback_platform.dbt_project import dbt_vars
 from feedback_platform.resources import PlatformResource
@@ -67,7 +67,8 @@ class TrainingDataConfig(dg.Config):
     """Recency weight = 0.5 ^ (age in days / half_life_days), age from the dataset's as-of time
     (the newest event not dated after its own ingestion), so re-runs give the same weights."""
     holdout_percent: int = 10
-    """Share of prompts (by a hash of the whitespace-normalized prompt) held out."""
+    """Share of prompts held out, by a hash of the prompt with its whitespace removed (prompts
+    that differ only in whitespace share a split)."""
 
 
 #: The dataset's as-of time: the newest event or review decision, ignoring any dated after its
@@ -84,7 +85,7 @@ def _weight_and_split(occurred_at: str) -> str:
     return f"""
         pow(0.5, greatest(date_diff('second', {occurred_at}, $as_of), 0) / 86400.0
             / $half_life_days) as weight,
-        case when md5_number({normalized("prompt")}) % 100 < $holdout_percent
+        case when md5_number({without_whitespace("prompt")}) % 100 < $holdout_percent
             then 'holdout' else 'train' end as split"""
 
 
@@ -144,11 +145,11 @@ events as (
 )
 select
     (select count(*) from published
-     where {normalized("prompt")} = '' or {normalized("chosen")} = ''
-        or {normalized("rejected")} = '' or {normalized("chosen")} = {normalized("rejected")}
+     where not {has_text("prompt")} or not {has_text("chosen")} or not {has_text("rejected")}
+        or {same_text("chosen", "rejected")}
         or prompt is null or chosen is null or rejected is null),
     (select count(*) from (
-        select {normalized("prompt")} from published group by all
+        select {without_whitespace("prompt")} from published group by all
         having count(distinct in_holdout) > 1)),
     (select count(*) from published where weight is null or weight <= 0 or weight > 1),
     (select count(*) from events

@@ -1,7 +1,29 @@
-"""Text comparisons shared by the dataset assets and their checks (the dbt models use the
-`normalize_whitespace` macro, which spells the same rule for DuckDB)."""
+"""Text comparisons shared by the dataset assets and their checks, spelled as the dbt macros
+`without_whitespace`, `has_text` and `same_text` spell them for the models."""
+
+#: What ``\s`` matches in DuckDB's regular expressions: space, tab, newline, form feed, return.
+_WHITESPACE = "' ' || chr(9) || chr(10) || chr(12) || chr(13)"
 
 
-def normalized(expression: str) -> str:
-    """SQL for ``expression`` with runs of whitespace collapsed to one space and ends trimmed."""
+def without_whitespace(expression: str) -> str:
+    """SQL for the text with no whitespace at all: equal whenever the normalized texts are, and
+    cheap (no regular expression)."""
+    return f"translate({expression}, {_WHITESPACE}, '')"
+
+
+def has_text(expression: str) -> str:
+    """SQL that is true when the text has something besides whitespace."""
+    return f"({without_whitespace(expression)} <> '')"
+
+
+def same_text(left: str, right: str) -> str:
+    """SQL that is true when the texts are equal once runs of whitespace are collapsed and the
+    ends trimmed; the regular expression runs only where the cheap key already matches."""
+    return (
+        f"(case when {without_whitespace(left)} = {without_whitespace(right)}"
+        f" then {_normalized(left)} = {_normalized(right)} else false end)"
+    )
+
+
+def _normalized(expression: str) -> str:
     return f"trim(regexp_replace({expression}, '\\s+', ' ', 'g'))"

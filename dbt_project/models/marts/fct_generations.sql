@@ -143,8 +143,7 @@ text_changes as (
         *,
         coalesce(last_edited_text, output) as final_text,
         last_edited_text is not null
-            and {{ normalize_whitespace('last_edited_text') }}
-            <> {{ normalize_whitespace('output') }} as is_edited
+            and not {{ same_text('last_edited_text', 'output') }} as is_edited
     from joined
 
 ),

@@ -83,8 +83,7 @@ final as (
         user_key,
         generated_at as occurred_at
     from labeled
-    where {{ normalize_whitespace('prompt') }} <> ''
-        and {{ normalize_whitespace('output') }} <> ''
+    where {{ has_text('prompt') }} and {{ has_text('output') }}
 
 )
 

@@ -122,8 +122,8 @@ prefer_pairs as (
         prefer_events.occurred_at,
         case
             when reversed_choices.event_id is not null then 'conflicting_signals'
-            when {{ normalize_whitespace('chosen.prompt') }}
-                <> {{ normalize_whitespace('rejected.prompt') }} then 'different_prompts'
+            when not {{ same_text('chosen.prompt', 'rejected.prompt') }}
+                then 'different_prompts'
         end as low_confidence_reason,
         1.0 as base_confidence
     from prefer_events
@@ -149,10 +149,10 @@ non_degenerate as (
 
     select *
     from candidates
-    where {{ normalize_whitespace('prompt') }} <> ''
-        and {{ normalize_whitespace('chosen') }} <> ''
-        and {{ normalize_whitespace('rejected') }} <> ''
-        and {{ normalize_whitespace('chosen') }} <> {{ normalize_whitespace('rejected') }}
+    where {{ has_text('prompt') }}
+        and {{ has_text('chosen') }}
+        and {{ has_text('rejected') }}
+        and not {{ same_text('chosen', 'rejected') }}
 
 ),
 
