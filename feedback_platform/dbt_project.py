@@ -18,8 +18,12 @@ dbt_project.prepare_if_dev()
 
 
 def dbt_environment(settings: Settings) -> dict[str, str]:
-    """Environment the dbt profile reads: the absolute warehouse path of these settings."""
-    return {"FEEDBACK_PLATFORM_WAREHOUSE_PATH": str(settings.warehouse_path)}
+    """Environment the dbt profile reads: the absolute warehouse path of these settings and the
+    DuckDB memory limit, which dbt's own connection must keep too."""
+    return {
+        "FEEDBACK_PLATFORM_WAREHOUSE_PATH": str(settings.warehouse_path),
+        "FEEDBACK_PLATFORM_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
+    }
 
 
 def dbt_vars() -> dict:

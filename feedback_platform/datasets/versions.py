@@ -46,14 +46,13 @@ def latest_version(root: Path) -> PublishedVersion | None:
 
 
 def content_fingerprint(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> str:
-    """Row count and the XOR of every row's MD5: independent of row order, computed in DuckDB
-    without collecting the rows."""
-    row = ", ".join(columns)
+    """Row count and the XOR of every row's hash: independent of row order, computed in DuckDB
+    without collecting the rows. DuckDB's hash may change between DuckDB releases, so the
+    release is part of the fingerprint (an upgrade makes one new version, never a false match)."""
     count, digest = con.execute(
-        f"select count(*), coalesce(bit_xor(md5_number(to_json(struct_pack({row})))), 0)"
-        f" from {table}"
+        f"select count(*), coalesce(bit_xor(hash({', '.join(columns)})), 0) from {table}"
     ).fetchone()
-    return f"{count}:{digest:032x}"
+    return f"{count}:{digest:016x}:duckdb-{duckdb.__version__}"
 
 
 def publish(

@@ -31,18 +31,6 @@ signals as (
 
 ),
 
--- a generation id sent twice keeps its first event
-generation_events as (
-
-    {{ first_per(
-        "(select * from events where event_type = 'generation')",
-        'generation_id',
-        'occurred_at, event_id',
-        '*',
-    ) }}
-
-),
-
 {% if is_incremental() %}
 
 changed_events as (
@@ -71,26 +59,58 @@ touched_chains as (
 
 ),
 
-generations_in_scope as (
+-- every generation of a touched chain, and touched generations outside any chain
+scope_ids as (
 
-    select generation_events.*
-    from generation_events
-    left join chains on generation_events.generation_id = chains.generation_id
-    where coalesce(chains.chain_id, generation_events.generation_id)
-        in (select chain_id from touched_chains)
-        or generation_events.generation_id in (select generation_id from touched_generation_ids)
+    select chains.generation_id
+    from chains
+    inner join touched_chains on chains.chain_id = touched_chains.chain_id
+    union
+    select generation_id from touched_generation_ids
+
+),
+
+-- filtered before the per-generation work, so a run costs what the batch touches
+generation_events_in_scope as (
+
+    select * from events
+    where event_type = 'generation' and generation_id in (select generation_id from scope_ids)
+
+),
+
+signals_in_scope as (
+
+    select * from signals where generation_id in (select generation_id from scope_ids)
 
 ),
 
 {% else %}
 
-generations_in_scope as (
+generation_events_in_scope as (
 
-    select * from generation_events
+    select * from events where event_type = 'generation'
+
+),
+
+signals_in_scope as (
+
+    select * from signals
 
 ),
 
 {% endif %}
+
+-- a generation id sent twice keeps its first event
+generations_in_scope as (
+
+    {{ first_per(
+        'generation_events_in_scope',
+        'generation_id',
+        'occurred_at, event_id',
+        '*',
+    ) }}
+
+),
 
 joined as (
 
@@ -132,7 +152,7 @@ joined as (
         (select max(batch_ingested_at) from events) as batch_ingested_at
     from generations_in_scope as generations
     left join chains on generations.generation_id = chains.generation_id
-    left join signals on generations.generation_id = signals.generation_id
+    left join signals_in_scope as signals on generations.generation_id = signals.generation_id
 
 ),
 
