@@ -322,3 +322,26 @@ def test_escaped_user_ids_are_pseudonymized_in_conflicting_duplicates(settings):
     assert ingest(settings, second).reasons == {"duplicate_conflict": 1}
     [(raw_text,)] = query(settings, "select raw_text from raw.quarantined_events")
     assert json.loads(raw_text)["user_id"] == user_key(raw_id, TEST_SALT)
+
+
+def test_an_ingested_drop_left_in_place_is_not_read_again(settings, monkeypatch):
+    drop = write_jsonl(settings.events_landing_dir / "day1.jsonl", [event("e1"), event("e2")])
+    assert ingest(settings, drop).rows_valid == 2
+
+    def no_reading(path):
+        raise AssertionError(f"{path.name} was read again")
+
+    monkeypatch.setattr("feedback_platform.ingest.load.file_sha256", no_reading)
+    assert ingest(settings, drop).already_ingested
+
+
+def test_a_drop_rewritten_in_place_is_hashed_and_ingested_again(settings):
+    drop = write_jsonl(settings.events_landing_dir / "day1.jsonl", [event("e1")])
+    ingest(settings, drop)
+
+    write_jsonl(drop, [event("e1"), event("e2"), event("e3")])  # new size and mtime
+
+    result = ingest(settings, drop)
+    assert not result.already_ingested
+    assert (result.rows_valid, result.rows_duplicate) == (2, 1)
+    assert query(settings, "select count(*) from raw.feedback_events") == [(3,)]
