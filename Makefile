@@ -5,7 +5,7 @@ BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 MANIFEST := dbt_project/target/manifest.json
 
-.PHONY: demo test lint ui docs bench-ingest clean
+.PHONY: demo test lint ui docs bench bench-ingest clean
 
 $(BIN)/feedback-platform: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ ui: $(MANIFEST)
 
 docs: $(MANIFEST)
 	feedback-platform docs
+
+bench: $(MANIFEST)
+	python benchmarks/run.py
 
 bench-ingest: $(BIN)/feedback-platform
 	python benchmarks/ingest.py

@@ -298,7 +298,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--home", type=Path, help="work here instead of a temporary folder")
-    parser.add_argument("--memory-limit", default="8GB", help="DuckDB memory limit (both sides)")
+    parser.add_argument(
+        "--memory-limit",
+        default="6GB",
+        help="DuckDB memory limit, for every connection on both sides",
+    )
     args = parser.parse_args()
 
     work = Path(args.home or tempfile.mkdtemp(prefix="feedback-platform-bench-")).resolve()

@@ -1,0 +1,35 @@
+"""The scale benchmark still runs end to end (at a tiny N: the figures themselves are measured
+by running it, never asserted by a test)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
+
+
+def test_the_benchmark_prints_its_summary(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, str(BENCHMARK), "--events", "2000", "--home", str(tmp_path / "bench")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    lines = completed.stdout.strip().splitlines()
+    summary = json.loads(lines[-1])
+    assert summary["events"] == 2000
+    assert set(summary) >= {
+        "full_s", "baseline_s", "ratio_full_vs_baseline", "incremental_s",
+        "ratio_incremental_vs_full", "peak_rss_mb",
+    }  # fmt: skip
+    assert summary["ratio_full_vs_baseline"] == round(summary["full_s"] / summary["baseline_s"], 2)
+    assert summary["peak_rss_mb"] > 0
+    # a row per pipeline step, for each of the three runs
+    assert sum("preference_pairs" in line for line in lines) == 3
+    # the baseline wrote its pairs and the pipeline its first dataset version
+    assert (tmp_path / "bench" / "baseline_pairs.parquet").exists()
+    assert (tmp_path / "bench" / "home" / "datasets" / "preference_pairs" / "LATEST").exists()
