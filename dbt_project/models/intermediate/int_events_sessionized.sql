@@ -128,6 +128,14 @@ events_to_sessionize as (
 
 {% endif %}
 
+-- the windows sort only the ordering keys; the wide columns (texts) join back at the end
+event_keys as (
+
+    select event_id, user_key, occurred_at, client_session_id, ingested_at
+    from events_to_sessionize
+
+),
+
 with_previous as (
 
     select
@@ -141,7 +149,7 @@ with_previous as (
         row_number() over (
             partition by user_key order by occurred_at, event_id
         ) as user_event_position
-    from events_to_sessionize
+    from event_keys
 
 ),
 
@@ -194,34 +202,36 @@ session_assigned as (
 final as (
 
     select
-        {{ dbt.hash(dbt.concat(['user_key', "'|'", 'session_start_event_id'])) }} as session_id,
-        session_started_at,
-        is_session_start,
-        event_id,
-        event_type,
-        occurred_at,
-        user_key,
-        client_session_id,
-        user_segment,
-        app,
-        locale,
-        generation_id,
-        parent_generation_id,
-        other_generation_id,
-        model_version,
-        prompt,
-        output,
-        edited_text,
-        comment,
-        rating,
-        dwell_ms,
-        is_explicit_feedback,
-        is_implicit_signal,
-        source_file,
-        line_number,
-        ingested_at,
-        batch_ingested_at
-    from session_assigned
+        {{ dbt.hash(dbt.concat(['sessions.user_key', "'|'", 'sessions.session_start_event_id'])) }}
+            as session_id,
+        sessions.session_started_at,
+        sessions.is_session_start,
+        events.event_id,
+        events.event_type,
+        events.occurred_at,
+        events.user_key,
+        events.client_session_id,
+        events.user_segment,
+        events.app,
+        events.locale,
+        events.generation_id,
+        events.parent_generation_id,
+        events.other_generation_id,
+        events.model_version,
+        events.prompt,
+        events.output,
+        events.edited_text,
+        events.comment,
+        events.rating,
+        events.dwell_ms,
+        events.is_explicit_feedback,
+        events.is_implicit_signal,
+        events.source_file,
+        events.line_number,
+        events.ingested_at,
+        sessions.batch_ingested_at
+    from session_assigned as sessions
+    inner join events_to_sessionize as events on sessions.event_id = events.event_id
 
 )
 
