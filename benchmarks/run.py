@@ -344,13 +344,13 @@ def main() -> None:
     print(f"work folder: {work}")
     summary = {
         "events": args.events,
-        "full_s": round(full_s, 2),
-        "baseline_s": round(baseline_s, 2),
+        "full_s": round(full_s, 3),
+        "baseline_s": round(baseline_s, 3),
         "ratio_full_vs_baseline": round(full_s / baseline_s, 2),
-        "incremental_s": round(incremental_s, 2),
+        "incremental_s": round(incremental_s, 3),
         "ratio_incremental_vs_full": round(incremental_s / full_s, 3),
         "peak_rss_mb": round(peak),
-        "tiny_drop_s": round(tiny_s, 2),
+        "tiny_drop_s": round(tiny_s, 3),
     }
     print(json.dumps(summary))
 
