@@ -21,7 +21,6 @@ from feedback_platform.datasets.text import has_text, same_text
 from feedback_platform.resources import PlatformResource
 from feedback_platform.review.agreement import ALPHA_THRESHOLD, nominal_alpha
 from feedback_platform.review.labels import ensure_review_label_schema
-from feedback_platform.review.schema import REVIEW_ITEMS_DDL
 
 FCT_REVIEW_CANDIDATES = dg.AssetKey(["marts", "fct_review_candidates"])
 RAW_REVIEW_LABELS = dg.AssetKey("raw_review_labels")
@@ -182,8 +181,7 @@ def review_agreement(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     more reviews and a clear majority, in a batch whose alpha is at least 0.667, become
     ``review`` preference pairs (``review.review_pairs``); a batch below it is not used."""
     with duckdb.get_connection() as con:
-        con.execute(REVIEW_ITEMS_DDL)
-        ensure_review_label_schema(con)
+        ensure_review_label_schema(con)  # review.review_items included
         labels = con.execute(
             """
             select labels.source_file, items.reason, labels.item_id, labels.reviewer_id,
@@ -357,8 +355,7 @@ def review_queue(
     Every item ever queued is kept in ``review.review_items`` so late labels still resolve."""
     path = platform.settings().review_dir / "queue.jsonl"
     with duckdb.get_connection() as con:
-        con.execute(REVIEW_ITEMS_DDL)
-        ensure_review_label_schema(con)
+        ensure_review_label_schema(con)  # review.review_items included
         con.execute("begin transaction")
         try:
             con.execute(

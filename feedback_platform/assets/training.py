@@ -188,7 +188,15 @@ def preference_pairs(
     root = platform.settings().datasets_dir / "preference_pairs"
     with duckdb.get_connection() as con:
         version = _build_and_publish(
-            con, _PAIRS_SQL, "pairs_build", PAIRS_TABLE, root, PAIR_COLUMNS, "source", config
+            con,
+            _PAIRS_SQL,
+            "pairs_build",
+            PAIRS_TABLE,
+            root,
+            PAIR_COLUMNS,
+            "pair_id",
+            "source",
+            config,
         )
         preview = con.execute(
             f"select source, split, prompt, chosen, rejected, round(weight, 3) from {PAIRS_TABLE}"
@@ -240,7 +248,15 @@ def kto_signals(
     root = platform.settings().datasets_dir / "kto_signals"
     with duckdb.get_connection() as con:
         version = _build_and_publish(
-            con, _KTO_SQL, "kto_build", KTO_TABLE, root, KTO_COLUMNS, "signal", config
+            con,
+            _KTO_SQL,
+            "kto_build",
+            KTO_TABLE,
+            root,
+            KTO_COLUMNS,
+            "example_id",
+            "signal",
+            config,
         )
     context.log.info(_describe(version))
     return dg.MaterializeResult(metadata=_version_metadata(version))
@@ -253,11 +269,13 @@ def _build_and_publish(
     table: str,
     root: Path,
     columns: list[str],
+    id_column: str,
     kind_column: str,
     config: TrainingDataConfig,
 ) -> PublishedVersion:
     """Build the rows, publish them unless unchanged, and keep them as ``table`` with the name
-    of the version they are in."""
+    of the version they are in. Files are sorted by time, then ``id_column``, so the same
+    content gives the same bytes; counts are by ``kind_column``, split and segment."""
     con.execute("set TimeZone = 'UTC'")
     con.execute("create schema if not exists training")
     ensure_review_label_schema(con)
@@ -281,7 +299,7 @@ def _build_and_publish(
         table=build_table,
         columns=columns,
         splits=SPLITS,
-        order_by=f"occurred_at, {columns[3]}",
+        order_by=f"occurred_at, {id_column}",
         manifest={
             "as_of": as_of.isoformat() if as_of else None,
             "parameters": {**parameters, "dbt_vars": dbt_vars()},
