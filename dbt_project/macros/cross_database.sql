@@ -40,10 +40,12 @@
     ({{ without_whitespace(text) }} <> '')
 {%- endmacro %}
 
-{#- True when the two texts are the same once whitespace is normalized; the regular expression
-    runs only for the rare pairs that are equal without whitespace. -#}
+{#- True when the two texts are the same once whitespace is normalized. Identical texts settle at
+    once, different ones on a whitespace-free copy; the regular expression runs only for the rare
+    pairs that are equal without whitespace but not as they are. -#}
 {% macro same_text(left, right) -%}
     (case
+        when {{ left }} = {{ right }} then true
         when {{ without_whitespace(left) }} = {{ without_whitespace(right) }}
             then {{ normalize_whitespace(left) }} = {{ normalize_whitespace(right) }}
         else false

@@ -11,6 +11,20 @@ with events as (
 
 ),
 
+edited_texts as (
+
+    select event_id, edited_text from {{ ref('int_event_texts') }}
+    where event_type in ('edit', 'correction')
+
+),
+
+comment_texts as (
+
+    select event_id, comment from {{ ref('int_event_texts') }}
+    where event_type = 'comment'
+
+),
+
 generation_events as (
 
     select generation_id, session_id, occurred_at, event_id
@@ -63,8 +77,6 @@ linked_signals as (
         event_type,
         occurred_at,
         generation_id,
-        edited_text,
-        comment,
         rating,
         dwell_ms
     from events
@@ -97,8 +109,6 @@ signals as (
         event_type,
         occurred_at,
         generation_id,
-        cast(null as {{ dbt.type_string() }}) as edited_text,
-        cast(null as {{ dbt.type_string() }}) as comment,
         cast(null as {{ dbt.type_int() }}) as rating,
         cast(null as {{ dbt.type_bigint() }}) as dwell_ms
     from (
@@ -115,7 +125,7 @@ latest_text_change as (
         "(select * from signals where event_type in ('edit', 'correction'))",
         'generation_id',
         'occurred_at desc, event_id desc',
-        'generation_id, event_id, event_type, edited_text',
+        'generation_id, event_id, event_type',
     ) }}
 
 ),
@@ -137,7 +147,7 @@ latest_comment as (
         "(select * from signals where event_type = 'comment')",
         'generation_id',
         'occurred_at desc, event_id desc',
-        'generation_id, comment',
+        'generation_id, event_id',
     ) }}
 
 ),
@@ -171,15 +181,17 @@ final as (
 
     select
         aggregated.*,
-        latest_text_change.edited_text as last_edited_text,
+        edited_texts.edited_text as last_edited_text,
         latest_text_change.event_type as last_text_change_type,
         latest_text_change.event_id as last_text_change_event_id,
         latest_rating.rating,
-        latest_comment.comment
+        comment_texts.comment
     from aggregated
     left join latest_text_change on aggregated.generation_id = latest_text_change.generation_id
+    left join edited_texts on latest_text_change.event_id = edited_texts.event_id
     left join latest_rating on aggregated.generation_id = latest_rating.generation_id
     left join latest_comment on aggregated.generation_id = latest_comment.generation_id
+    left join comment_texts on latest_comment.event_id = comment_texts.event_id
 
 )
 

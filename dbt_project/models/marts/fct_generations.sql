@@ -13,9 +13,21 @@
     )
 }}
 
+{#- the narrow columns are windowed and joined; the texts join on once per generation -#}
+{%- set generation_event_columns -%}
+    event_id, generation_id, session_id, user_key, user_segment, model_version, occurred_at,
+    parent_generation_id
+{%- endset %}
+
 with events as (
 
     select * from {{ ref('int_events_sessionized') }}
+
+),
+
+event_texts as (
+
+    select * from {{ ref('int_event_texts') }}
 
 ),
 
@@ -73,7 +85,7 @@ scope_ids as (
 -- filtered before the per-generation work, so a run costs what the batch touches
 generation_events_in_scope as (
 
-    select * from events
+    select {{ generation_event_columns }} from events
     where event_type = 'generation' and generation_id in (select generation_id from scope_ids)
 
 ),
@@ -88,7 +100,7 @@ signals_in_scope as (
 
 generation_events_in_scope as (
 
-    select * from events where event_type = 'generation'
+    select {{ generation_event_columns }} from events where event_type = 'generation'
 
 ),
 
@@ -123,8 +135,6 @@ joined as (
         generations.model_version,
         generations.occurred_at as generated_at,
         generations.parent_generation_id,
-        generations.prompt,
-        generations.output,
         coalesce(chains.chain_id, generations.generation_id) as chain_id,
         coalesce(chains.chain_position, 0) as chain_position,
         coalesce(chains.chain_retry_count, 0) as chain_retry_count,
@@ -156,15 +166,31 @@ joined as (
 
 ),
 
+-- the texts join on last, to one row per generation: as an outer join, so that the planner keeps
+-- it last instead of dragging the texts through the joins above (every generation event has them)
+with_texts as (
+
+    select
+        joined.*,
+        event_texts.prompt,
+        event_texts.output
+    from joined
+    left join event_texts on joined.generation_event_id = event_texts.event_id
+
+),
+
 -- last edit wins; an edit that only changes whitespace is not an edit
 text_changes as (
 
     select
         *,
         coalesce(last_edited_text, output) as final_text,
-        last_edited_text is not null
-            and not {{ same_text('last_edited_text', 'output') }} as is_edited
-    from joined
+        -- a case, not an and: the text comparison runs only where there is an edit
+        case
+            when last_edited_text is null then false
+            else not {{ same_text('last_edited_text', 'output') }}
+        end as is_edited
+    from with_texts
 
 ),
 

@@ -1,0 +1,28 @@
+{#-
+    The free texts of the events that carry one, by event_id. A view: the texts stay where
+    ingestion wrote them, and the models that need them join them on last, for the few rows that
+    need them (the sessionized events and the per-generation steps carry ids only).
+-#}
+{{ config(materialized='view') }}
+
+with events as (
+
+    select * from {{ ref('stg_feedback_events') }}
+
+),
+
+final as (
+
+    select
+        event_id,
+        event_type,
+        prompt,
+        output,
+        edited_text,
+        comment
+    from events
+    where event_type in ('generation', 'edit', 'correction', 'comment')
+
+)
+
+select * from final
