@@ -18,7 +18,7 @@ EXPECTED_ASSETS = {
     "staging/stg_feedback_events",
     "intermediate/int_events_sessionized",
     "intermediate/int_generation_chains",
-    "intermediate/int_generation_signals",
+    "intermediate/int_event_texts",
     "marts/fct_sessions",
     "marts/fct_generations",
     "marts/fct_signal_metrics_daily",
@@ -39,7 +39,7 @@ def test_definitions_load_with_every_stage(settings):
 
     checks = {check.name for check in graph.asset_check_keys}
     assert "source_unique_raw_feedback_events_event_id" in checks  # dbt source test
-    assert "unique_stg_feedback_events_event_id" in checks  # dbt model test
+    assert "not_null_stg_feedback_events_event_id" in checks  # dbt model test
     assert "unique_fct_sessions_session_id" in checks
     assert "relationships_fct_generations_session_id__session_id__ref_fct_sessions_" in checks
     assert "ledger_balances" in checks

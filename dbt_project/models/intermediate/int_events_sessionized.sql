@@ -21,16 +21,21 @@
 
 with events as (
 
-    select event_id, user_key, occurred_at, client_session_id, ingested_at
-    from {{ ref('stg_feedback_events') }}
+    select * from {{ ref('stg_feedback_events') }}
 
 ),
 
--- the rest of each event joins back at the end; importing it with the keys above would make the
--- engine copy every event to share it between the windows and that join
+-- the same rows, read a second time rather than shared: sharing one import between two readers
+-- makes the engine copy every event first
 event_details as (
 
     select * from {{ ref('stg_feedback_events') }}
+
+),
+
+latest_ingestion as (
+
+    select max(ingested_at) as batch_ingested_at from {{ ref('stg_feedback_events') }}
 
 ),
 
@@ -38,7 +43,7 @@ event_details as (
 
 new_events as (
 
-    select * from events
+    select user_key, occurred_at, event_id from event_details
     where ingested_at > {{ high_watermark("ingested_at") }}
 
 ),
@@ -114,6 +119,7 @@ recompute_from as (
 
 ),
 
+-- few rows: shared by the windows and the join back at the end
 events_to_sessionize as (
 
     select events.*
@@ -130,11 +136,23 @@ events_to_sessionize as (
 
 ),
 
+sessionized_event_details as (
+
+    select * from events_to_sessionize
+
+),
+
 {% else %}
 
 events_to_sessionize as (
 
     select * from events
+
+),
+
+sessionized_event_details as (
+
+    select * from event_details
 
 ),
 
@@ -205,28 +223,29 @@ final as (
             as session_id,
         sessions.session_started_at,
         sessions.is_session_start,
-        event_details.event_id,
-        event_details.event_type,
-        event_details.occurred_at,
-        event_details.user_key,
-        event_details.client_session_id,
-        event_details.user_segment,
-        event_details.app,
-        event_details.locale,
-        event_details.generation_id,
-        event_details.parent_generation_id,
-        event_details.other_generation_id,
-        event_details.model_version,
-        event_details.rating,
-        event_details.dwell_ms,
-        event_details.is_explicit_feedback,
-        event_details.is_implicit_signal,
-        event_details.source_file,
-        event_details.line_number,
-        event_details.ingested_at,
-        (select max(ingested_at) from events_to_sessionize) as batch_ingested_at
+        details.event_id,
+        details.event_type,
+        details.occurred_at,
+        details.user_key,
+        details.client_session_id,
+        details.user_segment,
+        details.app,
+        details.locale,
+        details.generation_id,
+        details.parent_generation_id,
+        details.other_generation_id,
+        details.model_version,
+        details.rating,
+        details.dwell_ms,
+        details.is_explicit_feedback,
+        details.is_implicit_signal,
+        details.source_file,
+        details.line_number,
+        details.ingested_at,
+        latest_ingestion.batch_ingested_at
     from session_assigned as sessions
-    inner join event_details on sessions.event_id = event_details.event_id
+    inner join sessionized_event_details as details on sessions.event_id = details.event_id
+    cross join latest_ingestion
 
 )
 

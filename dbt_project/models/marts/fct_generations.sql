@@ -19,9 +19,25 @@
     parent_generation_id
 {%- endset %}
 
+{#-
+    The sessionized events are imported once per step that reads them: one import shared by
+    several steps makes the engine buffer every event for the slowest of them.
+-#}
 with events as (
 
     select * from {{ ref('int_events_sessionized') }}
+
+),
+
+signal_events as (
+
+    select * from {{ ref('int_events_sessionized') }}
+
+),
+
+latest_batch as (
+
+    select max(batch_ingested_at) as batch_ingested_at from {{ ref('int_events_sessionized') }}
 
 ),
 
@@ -37,18 +53,12 @@ chains as (
 
 ),
 
-signals as (
-
-    select * from {{ ref('int_generation_signals') }}
-
-),
-
 {% if is_incremental() %}
 
 changed_events as (
 
     select generation_id, parent_generation_id, other_generation_id
-    from events
+    from {{ ref('int_events_sessionized') }}
     where batch_ingested_at > {{ high_watermark("batch_ingested_at") }}
 
 ),
@@ -90,9 +100,24 @@ generation_events_in_scope as (
 
 ),
 
-signals_in_scope as (
+-- every event that can signal something about a generation in scope: its own events, prefer
+-- events that passed it over, and its session's generations and unlinked completions (a
+-- completion credits the session's latest generation before it)
+scope_sessions as (
 
-    select * from signals where generation_id in (select generation_id from scope_ids)
+    select distinct session_id from generation_events_in_scope
+
+),
+
+signal_events_in_scope as (
+
+    select * from signal_events
+    where generation_id in (select generation_id from scope_ids)
+        or other_generation_id in (select generation_id from scope_ids)
+        or (
+            event_type in ('generation', 'task_complete')
+            and session_id in (select session_id from scope_sessions)
+        )
 
 ),
 
@@ -104,13 +129,19 @@ generation_events_in_scope as (
 
 ),
 
-signals_in_scope as (
+signal_events_in_scope as (
 
-    select * from signals
+    select * from signal_events
 
 ),
 
 {% endif %}
+
+signals_in_scope as (
+
+    {{ generation_signals('signal_events_in_scope', ref('int_event_texts')) }}
+
+),
 
 -- a generation id sent twice keeps its first event
 generations_in_scope as (
@@ -159,10 +190,11 @@ joined as (
         coalesce(signals.has_explicit_feedback, false) as has_explicit_feedback,
         coalesce(signals.has_implicit_signal, false) or coalesce(chains.is_regenerated, false)
             as has_implicit_signal,
-        (select max(batch_ingested_at) from events) as batch_ingested_at
+        latest_batch.batch_ingested_at
     from generations_in_scope as generations
     left join chains on generations.generation_id = chains.generation_id
     left join signals_in_scope as signals on generations.generation_id = signals.generation_id
+    cross join latest_batch
 
 ),
 

@@ -1,10 +1,38 @@
 {#-
     Unpaired desirable / undesirable examples for KTO-style training: one row per generation
     whose signals say clearly whether the output was wanted (rules: the `kto_rules` doc block).
+
+    Incremental: a run re-decides the generations fct_generations rebuilt since this model's
+    newest batch (that covers every generation of a session the batch touched, as sessions are
+    re-sessionized whole). The pre-hook first deletes their rows, so an example whose label no
+    longer holds disappears; the rows computed here then go in.
 -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='generation_id',
+        on_schema_change='fail',
+        pre_hook=[
+            "{% if is_incremental() %}"
+            " delete from {{ this }} where generation_id in ("
+            " select generation_id from {{ ref('fct_generations') }}"
+            " where batch_ingested_at > {{ high_watermark('batch_ingested_at') }})"
+            " {% endif %}"
+        ],
+    )
+}}
+
 with generations as (
 
     select * from {{ ref('fct_generations') }}
+
+),
+
+-- read apart from the full rows above, which carry the texts
+generation_sessions as (
+
+    select session_id, generation_id, generated_at from {{ ref('fct_generations') }}
 
 ),
 
@@ -14,11 +42,44 @@ sessions as (
 
 ),
 
+{% if is_incremental() %}
+
+generations_in_scope as (
+
+    select * from generations
+    where batch_ingested_at > {{ high_watermark('batch_ingested_at') }}
+
+),
+
+-- every generation of their sessions, to tell which one the user left on
+session_generations_in_scope as (
+
+    select * from generation_sessions
+    where session_id in (select session_id from generations_in_scope)
+
+),
+
+{% else %}
+
+generations_in_scope as (
+
+    select * from generations
+
+),
+
+session_generations_in_scope as (
+
+    select * from generation_sessions
+
+),
+
+{% endif %}
+
 -- the output a user left on: the last one shown in a session that ended without success
 last_generation_per_session as (
 
     {{ first_per(
-        'generations',
+        'session_generations_in_scope',
         'session_id',
         'generated_at desc, generation_id desc',
         'session_id, generation_id',
@@ -44,7 +105,7 @@ signals as (
         generations.has_thumbs_down or abandoned.generation_id is not null
             as has_undesirable_signal,
         abandoned.generation_id is not null as is_abandoned
-    from generations
+    from generations_in_scope as generations
     left join abandoned_last_generations as abandoned
         on generations.generation_id = abandoned.generation_id
     where generations.chain_retry_count < {{ var('high_retry_regenerations') }}
@@ -81,7 +142,8 @@ final as (
         model_version,
         user_segment,
         user_key,
-        generated_at as occurred_at
+        generated_at as occurred_at,
+        batch_ingested_at
     from labeled
     where {{ has_text('prompt') }} and {{ has_text('output') }}
 

@@ -2,16 +2,95 @@
     Every preference pair the events support, before publication: one row per candidate with its
     confidence. Rules: the `preference_pair_rules` doc block. The `preference_pairs` asset
     publishes the confident ones; the rest go to the review queue.
+
+    Incremental: a run redoes the pairs of the generations fct_generations rebuilt since this
+    model's newest batch (whole regeneration chains, so a regeneration pair's two sides are
+    rebuilt together) and of the prefer events that name one of them. The pre-hook first deletes
+    every pair with a rebuilt generation on either side, so a pair that no longer holds (its chain
+    went high-retry, its edit was undone) disappears.
 -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='pair_key',
+        on_schema_change='fail',
+        pre_hook=[
+            "{% if is_incremental() %}"
+            " delete from {{ this }} where chosen_generation_id in ("
+            " select generation_id from {{ ref('fct_generations') }}"
+            " where batch_ingested_at > {{ high_watermark('batch_ingested_at') }})"
+            " or rejected_generation_id in ("
+            " select generation_id from {{ ref('fct_generations') }}"
+            " where batch_ingested_at > {{ high_watermark('batch_ingested_at') }})"
+            " {% endif %}"
+        ],
+    )
+}}
+
 with generations as (
 
     select * from {{ ref('fct_generations') }}
 
 ),
 
-events as (
+text_changes as (
 
-    select * from {{ ref('int_events_sessionized') }}
+    select event_id, occurred_at, user_key from {{ ref('int_events_sessionized') }}
+    where event_type in ('edit', 'correction')
+
+),
+
+prefer_events as (
+
+    select event_id, occurred_at, user_key, user_segment, generation_id, other_generation_id
+    from {{ ref('int_events_sessionized') }}
+    where event_type = 'prefer'
+
+),
+
+{% if is_incremental() %}
+
+rebuilt_generations as (
+
+    select generation_id, batch_ingested_at from {{ ref('fct_generations') }}
+    where batch_ingested_at > {{ high_watermark('batch_ingested_at') }}
+
+),
+
+prefer_events_in_scope as (
+
+    select * from prefer_events
+    where generation_id in (select generation_id from rebuilt_generations)
+        or other_generation_id in (select generation_id from rebuilt_generations)
+
+),
+
+-- the rebuilt generations, and the other side of each prefer event that names one of them
+generation_ids_in_scope as (
+
+    select generation_id from rebuilt_generations
+    union
+    select generation_id from prefer_events_in_scope
+    union
+    select other_generation_id from prefer_events_in_scope
+
+),
+
+-- chains with many regenerations are not clean training data
+clean_generations as (
+
+    select * from generations
+    where chain_retry_count < {{ var('high_retry_regenerations') }}
+        and generation_id in (select generation_id from generation_ids_in_scope)
+
+),
+
+{% else %}
+
+prefer_events_in_scope as (
+
+    select * from prefer_events
 
 ),
 
@@ -23,21 +102,7 @@ clean_generations as (
 
 ),
 
-text_changes as (
-
-    select event_id, occurred_at, user_key
-    from events
-    where event_type in ('edit', 'correction')
-
-),
-
-prefer_events as (
-
-    select event_id, occurred_at, user_key, user_segment, generation_id, other_generation_id
-    from events
-    where event_type = 'prefer'
-
-),
+{% endif %}
 
 edit_pairs as (
 
@@ -48,6 +113,8 @@ edit_pairs as (
         generations.final_text as chosen,
         generations.output as rejected,
         {{ array_of(['generations.generation_id']) }} as generation_ids,
+        generations.generation_id as chosen_generation_id,
+        generations.generation_id as rejected_generation_id,
         {{ array_of(['generations.generation_event_id', 'generations.last_text_change_event_id']) }}
             as source_event_ids,
         generations.model_version,
@@ -64,6 +131,9 @@ edit_pairs as (
     from clean_generations as generations
     inner join text_changes on generations.last_text_change_event_id = text_changes.event_id
     where generations.is_edited
+    {% if is_incremental() -%}
+        and generations.generation_id in (select generation_id from rebuilt_generations)
+    {%- endif %}
 
 ),
 
@@ -78,6 +148,8 @@ regeneration_pairs as (
         discarded.output as rejected,
         {{ array_of(['discarded.generation_id', 'replacement.generation_id']) }}
             as generation_ids,
+        replacement.generation_id as chosen_generation_id,
+        discarded.generation_id as rejected_generation_id,
         {{ array_of(['discarded.generation_event_id', 'replacement.generation_event_id']) }}
             as source_event_ids,
         replacement.model_version,
@@ -98,7 +170,7 @@ regeneration_pairs as (
 reversed_choices as (
 
     select distinct first_choice.event_id
-    from prefer_events as first_choice
+    from prefer_events_in_scope as first_choice
     inner join prefer_events as second_choice
         on first_choice.generation_id = second_choice.other_generation_id
         and first_choice.other_generation_id = second_choice.generation_id
@@ -114,6 +186,8 @@ prefer_pairs as (
         chosen.output as chosen,
         rejected.output as rejected,
         {{ array_of(['chosen.generation_id', 'rejected.generation_id']) }} as generation_ids,
+        chosen.generation_id as chosen_generation_id,
+        rejected.generation_id as rejected_generation_id,
         {{ array_of(['prefer_events.event_id', 'chosen.generation_event_id', 'rejected.generation_event_id']) }}
             as source_event_ids,
         chosen.model_version,
@@ -126,7 +200,7 @@ prefer_pairs as (
                 then 'different_prompts'
         end as low_confidence_reason,
         1.0 as base_confidence
-    from prefer_events
+    from prefer_events_in_scope as prefer_events
     inner join clean_generations as chosen on prefer_events.generation_id = chosen.generation_id
     inner join clean_generations as rejected
         on prefer_events.other_generation_id = rejected.generation_id
@@ -180,6 +254,8 @@ final as (
         chosen,
         rejected,
         generation_ids,
+        chosen_generation_id,
+        rejected_generation_id,
         source_event_ids,
         model_version,
         user_segment,
@@ -187,7 +263,8 @@ final as (
         occurred_at,
         confidence,
         low_confidence_reason,
-        confidence < {{ var('min_pair_confidence') }} as is_low_confidence
+        confidence < {{ var('min_pair_confidence') }} as is_low_confidence,
+        (select max(batch_ingested_at) from {{ ref('fct_generations') }}) as batch_ingested_at
     from scored
 
 )
