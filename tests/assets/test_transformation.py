@@ -20,6 +20,9 @@ MODELS = (
     "marts.fct_sessions",
     "marts.fct_generations",
     "marts.fct_signal_metrics_daily",
+    "marts.fct_preference_candidates",
+    "marts.fct_kto_candidates",
+    "marts.fct_review_candidates",
 )
 
 
@@ -168,7 +171,8 @@ def test_a_first_build_over_no_events_does_not_stall_later_drops(settings):
 
 def random_events(seed: int, users: int = 6, per_user: int = 40) -> list[dict]:
     """Events around every session edge: gaps of exactly 30 min and 30 min + 1 s, client ids
-    that change or vanish, regeneration chains, edits, completions without a generation."""
+    that change or vanish, regeneration chains, edits, completions without a generation, and
+    signals that make and unmake pairs and KTO rows (copies, thumbs, choices between outputs)."""
     rng = random.Random(seed)
     minutes = [1, 29, 30, 30 + 1 / 60, 45, 180]  # 30 + 1/60: thirty minutes and one second
     gaps = [timedelta(minutes=m) for m in minutes]
@@ -189,7 +193,8 @@ def random_events(seed: int, users: int = 6, per_user: int = 40) -> list[dict]:
             }
             event_id = f"u{u}-e{i}"
             kind = rng.choice(["generation", "generation", "regenerate", "edit", "copy",
-                               "view", "task_complete", "thumbs_down"])  # fmt: skip
+                               "view", "task_complete", "thumbs_down", "thumbs_up",
+                               "prefer"])  # fmt: skip
             if kind == "generation" or not generations:
                 generation_id = f"u{u}-g{i}"
                 parent = generations[-1] if generations and rng.random() < 0.3 else None
@@ -203,6 +208,10 @@ def random_events(seed: int, users: int = 6, per_user: int = 40) -> list[dict]:
                 generations.append(generation_id)
             elif kind == "task_complete":
                 events.append(event(event_id, "task_complete", **base))
+            elif kind == "prefer":
+                chosen, other = rng.choice(generations), rng.choice(generations)
+                events.append(event(event_id, "prefer", generation_id=chosen,
+                                    other_generation_id=other, **base))  # fmt: skip
             elif kind == "edit":
                 target = rng.choice(generations)
                 events.append(event(event_id, "edit", generation_id=target,
@@ -219,7 +228,14 @@ def snapshot(settings) -> dict[str, list[tuple]]:
     the last bits."""
     tables = {}
     for model in MODELS:
-        exclude = "" if model.endswith("_daily") else " exclude (batch_ingested_at)"
+        schema, table = model.split(".")
+        bookkeeping = query(
+            settings,
+            "select count(*) from information_schema.columns where table_schema = ?"
+            " and table_name = ? and column_name = 'batch_ingested_at'",
+            [schema, table],
+        )
+        exclude = " exclude (batch_ingested_at)" if bookkeeping == [(1,)] else ""
         rows = query(settings, f"select *{exclude} from {model} order by all")
         tables[model] = [
             tuple(round(value, 9) if isinstance(value, float) else value for value in row)
@@ -239,6 +255,8 @@ def test_drops_one_by_one_equal_one_full_refresh(settings, seed):
         build(settings)
     incremental = snapshot(settings)
     assert len(incremental["marts.fct_sessions"]) > 20
+    assert len(incremental["marts.fct_preference_candidates"]) > 10
+    assert len(incremental["marts.fct_kto_candidates"]) > 10
 
     build(settings, full_refresh=True)
     full = snapshot(settings)
