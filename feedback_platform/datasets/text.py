@@ -18,9 +18,11 @@ def has_text(expression: str) -> str:
 
 def same_text(left: str, right: str) -> str:
     """SQL that is true when the texts are equal once runs of whitespace are collapsed and the
-    ends trimmed; the regular expression runs only where the cheap key already matches."""
+    ends trimmed: identical texts settle at once, and the regular expression runs only where
+    the cheap key already matches."""
     return (
-        f"(case when {without_whitespace(left)} = {without_whitespace(right)}"
+        f"(case when {left} = {right} then true"
+        f" when {without_whitespace(left)} = {without_whitespace(right)}"
         f" then {_normalized(left)} = {_normalized(right)} else false end)"
     )
 

@@ -24,11 +24,13 @@ with events as (
 
 {% if is_incremental() %}
 
+-- the batch is found by a read of its own: a second reader of `events` would make the engine
+-- copy every event to share them
 events_in_scope as (
 
     select * from events
     where session_id in (
-        select session_id from events
+        select session_id from {{ ref('int_events_sessionized') }}
         where batch_ingested_at > {{ high_watermark("batch_ingested_at") }}
     )
 
