@@ -71,6 +71,26 @@
     translate({{ text }}, ' ' || chr(9) || chr(10) || chr(12) || chr(13), '')
 {%- endmacro %}
 
+{#- The prompt's holdout bucket, 0 to 99: a hash (md5) of the prompt with its whitespace removed,
+    so one prompt, however spaced, always falls in the same split. Computed when a candidate row
+    is built, so publishing a dataset does not hash every prompt again. The Python assets spell
+    the same rule for reviewed pairs (`feedback_platform/datasets/text.py`). -#}
+{% macro prompt_bucket(text) -%}
+    {{ return(adapter.dispatch('prompt_bucket')(text)) }}
+{%- endmacro %}
+
+{% macro default__prompt_bucket(text) -%}
+    pmod(cast(conv(substr(md5({{ without_whitespace(text) }}), 1, 15), 16, 10) as bigint), 100)
+{%- endmacro %}
+
+{% macro duckdb__prompt_bucket(text) -%}
+    (md5_number({{ without_whitespace(text) }}) % 100)
+{%- endmacro %}
+
+{% macro trino__prompt_bucket(text) -%}
+    (from_base(substr(to_hex(md5(to_utf8({{ without_whitespace(text) }}))), 1, 15), 16) % 100)
+{%- endmacro %}
+
 {#- True when the text has something besides whitespace. -#}
 {% macro has_text(text) -%}
     ({{ without_whitespace(text) }} <> '')

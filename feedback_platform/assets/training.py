@@ -15,7 +15,7 @@ from dagster_duckdb import DuckDBResource
 
 from feedback_platform.assets.metadata import md_table
 from feedback_platform.assets.review import REVIEW_PAIRS_TABLE, review_agreement
-from feedback_platform.datasets.text import has_text, same_text, without_whitespace
+from feedback_platform.datasets.text import has_text, prompt_bucket, same_text, without_whitespace
 from feedback_platform.datasets.versions import PublishedVersion, publish
 from feedback_platform.dbt_project import dbt_vars
 from feedback_platform.resources import PlatformResource
@@ -85,8 +85,7 @@ def _weight_and_split(occurred_at: str) -> str:
     return f"""
         pow(0.5, greatest(date_diff('second', {occurred_at}, $as_of), 0) / 86400.0
             / $half_life_days) as weight,
-        case when md5_number({without_whitespace("prompt")}) % 100 < $holdout_percent
-            then 'holdout' else 'train' end as split"""
+        case when prompt_bucket < $holdout_percent then 'holdout' else 'train' end as split"""
 
 
 _PAIRS_SQL = f"""
@@ -94,14 +93,15 @@ create or replace temp table pairs_build as
 with event_pairs as (
     select
         pair_id, source, prompt, chosen, rejected, generation_ids, source_event_ids,
-        model_version, user_segment, user_key, occurred_at, confidence
+        model_version, user_segment, user_key, occurred_at, confidence, prompt_bucket
     from marts.fct_preference_candidates
     where not is_low_confidence
 ),
 review_pairs as (
     select
         pair_id, source, prompt, chosen, rejected, generation_ids, source_event_ids,
-        model_version, user_segment, user_key, occurred_at, confidence
+        model_version, user_segment, user_key, occurred_at, confidence,
+        {prompt_bucket("prompt")} as prompt_bucket
     from {REVIEW_PAIRS_TABLE}
     -- a pair the events already give confidently needs no reviewed twin
     where generation_ids not in (select generation_ids from event_pairs)
@@ -112,7 +112,8 @@ pairs as (
     select * from review_pairs
 )
 select
-    * replace (coalesce(user_segment, 'unknown') as user_segment, confidence::double as confidence),
+    * exclude (prompt_bucket)
+    replace (coalesce(user_segment, 'unknown') as user_segment, confidence::double as confidence),
     {_weight_and_split("occurred_at")}
 from pairs
 """

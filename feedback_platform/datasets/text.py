@@ -1,5 +1,5 @@
-"""Text comparisons shared by the dataset assets and their checks, spelled as the dbt macros
-`without_whitespace`, `has_text` and `same_text` spell them for the models."""
+"""Text rules shared by the dataset assets and their checks, spelled as the dbt macros
+`without_whitespace`, `has_text`, `same_text` and `prompt_bucket` spell them for the models."""
 
 #: What ``\s`` matches in DuckDB's regular expressions: space, tab, newline, form feed, return.
 _WHITESPACE = "' ' || chr(9) || chr(10) || chr(12) || chr(13)"
@@ -25,6 +25,12 @@ def same_text(left: str, right: str) -> str:
         f" when {without_whitespace(left)} = {without_whitespace(right)}"
         f" then {_normalized(left)} = {_normalized(right)} else false end)"
     )
+
+
+def prompt_bucket(expression: str) -> str:
+    """SQL for the prompt's holdout bucket, 0 to 99: a hash (md5) of the prompt with its
+    whitespace removed, so one prompt, however spaced, always falls in the same split."""
+    return f"(md5_number({without_whitespace(expression)}) % 100)"
 
 
 def _normalized(expression: str) -> str:

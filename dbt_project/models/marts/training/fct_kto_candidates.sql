@@ -134,6 +134,7 @@ final as (
     select
         {{ dbt.hash(dbt.concat(["'kto:'", 'generation_id'])) }} as example_id,
         prompt,
+        {{ prompt_bucket('prompt') }} as prompt_bucket,
         output as completion,
         has_positive_signal as label,
         signal,

@@ -251,6 +251,7 @@ final as (
         pair_key,
         source,
         prompt,
+        {{ prompt_bucket('prompt') }} as prompt_bucket,
         chosen,
         rejected,
         generation_ids,
