@@ -75,6 +75,13 @@ class Settings:
     def reports_dir(self) -> Path:
         return self.home / "reports"
 
+    @cached_property
+    def dbt_target_dir(self) -> Path:
+        """dbt's artifacts for this home, kept from one run to the next: dbt reuses the parse
+        it saved there (its profile names this home's warehouse, so a parse made for another
+        home or at packaging time does not match)."""
+        return self.home / "dbt" / "target"
+
     def ensure_dirs(self) -> None:
         for path in (
             self.events_landing_dir,
