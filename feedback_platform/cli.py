@@ -38,6 +38,12 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run", help="ingest every new drop and materialize everything downstream"
     )
+    run.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild the incremental dbt models from all raw events (after an upgrade that"
+        " changed their columns, or to start them over)",
+    )
     run.set_defaults(handler=_run)
 
     demo = commands.add_parser(
@@ -73,13 +79,14 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(_: argparse.Namespace) -> int:
-    return run_pipeline(Settings.from_env())
+def _run(args: argparse.Namespace) -> int:
+    return run_pipeline(Settings.from_env(), full_refresh=args.full_refresh)
 
 
-def run_pipeline(settings: Settings) -> int:
+def run_pipeline(settings: Settings, *, full_refresh: bool = False) -> int:
     """Materialize every asset in this process, on the platform's own Dagster instance: the
-    pipeline, then the weekly report for every complete week that has sessions."""
+    pipeline, then the weekly report for every complete week that has sessions.
+    ``full_refresh`` rebuilds the incremental dbt models from all raw events."""
     from feedback_platform.definitions import build_definitions
     from feedback_platform.instance import platform_instance
 
@@ -94,8 +101,12 @@ def run_pipeline(settings: Settings) -> int:
     defs = build_definitions(settings)
     run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     with platform_instance(settings) as instance:
+        pipeline_config = {
+            **run_config,
+            "ops": {"dbt_models": {"config": {"full_refresh": full_refresh}}},
+        }
         result = defs.resolve_job_def(PIPELINE_JOB).execute_in_process(
-            instance=instance, raise_on_error=False, run_config=run_config
+            instance=instance, raise_on_error=False, run_config=pipeline_config
         )
         code = _print_summary(result, settings)
         if code != 0:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 
+import duckdb
 from dagster import DagsterInstance
 
 from feedback_platform.cli import main
@@ -39,6 +40,28 @@ def test_run_ingests_new_drops_and_builds_downstream(settings, capsys):
     before = query(settings, "select * from raw.feedback_events order by all")
     assert main(["run"]) == 0
     assert query(settings, "select * from raw.feedback_events order by all") == before
+
+
+def test_run_full_refresh_rebuilds_models_an_upgrade_changed(settings, capsys):
+    """An incremental model whose stored columns no longer match its SQL (as after an upgrade)
+    fails the run rather than mixing shapes; `run --full-refresh` rebuilds it."""
+    write_jsonl(settings.events_landing_dir / "day1.jsonl", [event("e1", "generation")])
+    assert main(["run"]) == 0
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute("alter table intermediate.int_events_sessionized add column dropped_text text")
+    write_jsonl(settings.events_landing_dir / "day2.jsonl", [event("e2", "copy")])
+
+    assert main(["run"]) == 1
+    assert "step FAILED: dbt_models" in capsys.readouterr().out
+
+    assert main(["run", "--full-refresh"]) == 0
+    columns = query(
+        settings,
+        "select column_name from information_schema.columns"
+        " where table_name = 'int_events_sessionized'",
+    )
+    assert ("dropped_text",) not in columns
+    assert query(settings, "select count(*) from intermediate.int_events_sessionized") == [(2,)]
 
 
 def test_run_fails_loudly_on_an_unreadable_drop_but_lands_the_others(settings, capsys):
