@@ -12,8 +12,9 @@
 5. Fixed overhead: a tiny drop (1,000 events) in another fresh home.
 
 Prints a table per stage (wall time, events/s, peak RSS of this process and its children, such
-as the dbt subprocess) and, as its last line, one JSON object with the summary figures. A
-benchmark, not a test: the figures depend on the machine.
+as the dbt subprocess), the slowest dbt nodes of the full and the incremental run, and, as its
+last line, one JSON object with the summary figures. A benchmark, not a test: the figures
+depend on the machine.
 """
 
 from __future__ import annotations
@@ -179,6 +180,18 @@ def _step_times(settings: Settings, since: float) -> dict[str, tuple[float, floa
     return dict(sorted(steps.items(), key=lambda item: item[1][1]))
 
 
+def dbt_node_seconds(settings: Settings) -> dict[str, float]:
+    """Seconds per dbt model in the home's last dbt run (its run_results.json), slowest first,
+    then the data tests and the unit tests as two totals."""
+    results = json.loads((settings.dbt_target_dir / "run_results.json").read_text())["results"]
+    totals: dict[str, float] = {}
+    for result in results:
+        kind, _, *_, name = result["unique_id"].split(".")
+        key = {"test": "data tests", "unit_test": "unit tests"}.get(kind, name)
+        totals[key] = totals.get(key, 0.0) + result["execution_time"]
+    return dict(sorted(totals.items(), key=lambda item: -item[1]))
+
+
 def _utc(timestamp: float) -> datetime:
     return datetime.fromtimestamp(timestamp, UTC)
 
@@ -287,6 +300,15 @@ def baseline(files: list[Path], workdir: Path, memory_limit: str, events: int,
     return sum(stage.seconds for stage in stages), stages
 
 
+def print_dbt_table(runs: dict[str, dict[str, float]], rows: int = 10) -> None:
+    """The slowest dbt nodes of the full run, with their time in each run."""
+    print(f"\n{'dbt node':<40}" + "".join(f"{label:>16}" for label in runs))
+    full = next(iter(runs.values()))
+    for node in list(full)[:rows]:
+        times = "".join(f"{seconds.get(node, 0.0):>16.2f}" for seconds in runs.values())
+        print(f"{node:<40}{times}")
+
+
 def print_table(stages: list[Stage]) -> None:
     print(f"{'stage':<52} {'wall s':>8} {'events/s':>12} {'peak RSS MB':>12}")
     for stage in stages:
@@ -324,11 +346,13 @@ def main() -> None:
         land(drops, settings)
         full_s, measured = timed_pipeline("full", settings, args.events, sampler)
         stages += measured
+        dbt_runs = {"full": dbt_node_seconds(settings)}
         land(new_drop, settings)
         incremental_s, measured = timed_pipeline(
             "incremental 1%", settings, incremental_events, sampler
         )
         stages += measured
+        dbt_runs["incremental 1%"] = dbt_node_seconds(settings)
         tiny_settings = platform_settings(work / "tiny-home", args.memory_limit)
         land(tiny_drop, tiny_settings)
         tiny_s, measured = timed_pipeline("tiny drop", tiny_settings, TINY_EVENTS, sampler)
@@ -336,6 +360,7 @@ def main() -> None:
         peak = max(rss for _, rss in sampler.samples) / 2**20
 
     print_table(stages)
+    print_dbt_table(dbt_runs)
     print(f"\n{'baseline (DuckDB script)':<28} {baseline_s:8.2f} s")
     print(f"{'full run':<28} {full_s:8.2f} s  ({args.events / full_s:,.0f} events/s)")
     print(f"{'incremental run (1%)':<28} {incremental_s:8.2f} s")

@@ -33,6 +33,8 @@ def test_the_benchmark_prints_its_summary(tmp_path):
     assert summary["peak_rss_mb"] > 0
     # a row per pipeline step, for each of the three runs
     assert sum("preference_pairs" in line for line in lines) == 3
+    # and the dbt models' own times, full and incremental
+    assert any(line.split()[:1] == ["fct_generations"] for line in lines)
     # the baseline wrote its pairs and the pipeline its first dataset version
     assert (tmp_path / "bench" / "baseline_pairs.parquet").exists()
     assert (tmp_path / "bench" / "home" / "datasets" / "preference_pairs" / "LATEST").exists()
