@@ -53,7 +53,7 @@ prefer_events as (
 
 rebuilt_generations as (
 
-    select generation_id, batch_ingested_at from {{ ref('fct_generations') }}
+    select generation_id from {{ ref('fct_generations') }}
     where batch_ingested_at > {{ high_watermark('batch_ingested_at') }}
 
 ),
