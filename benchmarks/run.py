@@ -2,7 +2,8 @@
 
     python benchmarks/run.py --events 10000000 [--home DIR]
 
-1. Generates N events with the project's generator as JSONL drops (not timed).
+1. Generates N events with the project's generator as JSONL drops (not timed; a later run in the
+   same ``--home`` reuses them).
 2. Full run: the drops land in a fresh platform home and ``feedback-platform run``'s code path
    (``run_pipeline``) ingests and materializes everything, weekly reports included.
 3. Baseline, in this same process: one hand-written DuckDB script doing the core of that work
@@ -127,8 +128,32 @@ def platform_settings(home: Path, memory_limit: str) -> Settings:
 
 
 def land(files: list[Path], settings: Settings) -> None:
+    """Hard-link (or copy) the drops into the landing folder: the generated ones stay, so a
+    later run in the same work folder can reuse them."""
     for path in files:
-        shutil.move(path, settings.events_landing_dir / path.name)
+        target = settings.events_landing_dir / path.name
+        try:
+            os.link(path, target)
+        except OSError:
+            shutil.copy2(path, target)
+
+
+def generated_drops(folder: Path, events: int, **options: object) -> list[Path]:
+    """The drops of ``write_jsonl_events(folder, events, **options)``, generated once per work
+    folder: a finished set is recorded in ``folder/COMPLETE`` and read back by the next run."""
+    marker = folder / "COMPLETE"
+    expected = json.dumps({"events": events, **options}, default=str, sort_keys=True)
+    if marker.exists() and marker.read_text().splitlines()[0] == expected:
+        return [folder / name for name in marker.read_text().splitlines()[1:]]
+    shutil.rmtree(folder, ignore_errors=True)
+    files = write_jsonl_events(folder, events, **options)
+    marker.write_text("\n".join([expected, *(path.name for path in files)]))
+    return files
+
+
+def fresh_home(home: Path) -> Path:
+    shutil.rmtree(home, ignore_errors=True)
+    return home
 
 
 def timed_pipeline(
@@ -329,20 +354,21 @@ def main() -> None:
 
     work = Path(args.home or tempfile.mkdtemp(prefix="feedback-platform-bench-")).resolve()
     work.mkdir(parents=True, exist_ok=True)
+    (work / "baseline.duckdb").unlink(missing_ok=True)
     incremental_events = max(1, args.events // 100)
     print(f"Generating {args.events:,} + {incremental_events:,} events in {work} ...", flush=True)
-    drops = write_jsonl_events(work / "generated", args.events)
+    drops = generated_drops(work / "generated", args.events)
     later = DEFAULT_START + timedelta(days=GENERATED_DAYS)
-    new_drop = write_jsonl_events(
+    new_drop = generated_drops(
         work / "generated-next", incremental_events, seed=8, start=later, days=1, name="next"
     )
-    tiny_drop = write_jsonl_events(work / "generated-tiny", TINY_EVENTS, seed=9, name="tiny")
+    tiny_drop = generated_drops(work / "generated-tiny", TINY_EVENTS, seed=9, name="tiny")
 
     stages: list[Stage] = []
     with RssSampler() as sampler:
         baseline_s, measured = baseline(drops, work, args.memory_limit, args.events, sampler)
         stages += measured
-        settings = platform_settings(work / "home", args.memory_limit)
+        settings = platform_settings(fresh_home(work / "home"), args.memory_limit)
         land(drops, settings)
         full_s, measured = timed_pipeline("full", settings, args.events, sampler)
         stages += measured
@@ -353,7 +379,7 @@ def main() -> None:
         )
         stages += measured
         dbt_runs["incremental 1%"] = dbt_node_seconds(settings)
-        tiny_settings = platform_settings(work / "tiny-home", args.memory_limit)
+        tiny_settings = platform_settings(fresh_home(work / "tiny-home"), args.memory_limit)
         land(tiny_drop, tiny_settings)
         tiny_s, measured = timed_pipeline("tiny drop", tiny_settings, TINY_EVENTS, sampler)
         stages += measured

@@ -66,9 +66,11 @@
 
 {#- The text with no whitespace at all (the characters `\s` matches: space, tab, newline, form
     feed, carriage return). Texts equal once normalized are equal without whitespace, so this
-    cheap key (no regular expression) settles most comparisons before `normalize_whitespace`. -#}
+    cheap key (no regular expression) settles most comparisons before `normalize_whitespace`.
+    Five `replace` calls, as DuckDB runs them twice as fast as one `translate`. -#}
 {% macro without_whitespace(text) -%}
-    translate({{ text }}, ' ' || chr(9) || chr(10) || chr(12) || chr(13), '')
+    replace(replace(replace(replace(replace(
+        {{ text }}, ' ', ''), chr(9), ''), chr(10), ''), chr(12), ''), chr(13), '')
 {%- endmacro %}
 
 {#- The prompt's holdout bucket, 0 to 99: a hash (md5) of the prompt with its whitespace removed,
@@ -93,7 +95,16 @@
 
 {#- True when the text has something besides whitespace. -#}
 {% macro has_text(text) -%}
+    {{ return(adapter.dispatch('has_text')(text)) }}
+{%- endmacro %}
+
+{% macro default__has_text(text) -%}
     ({{ without_whitespace(text) }} <> '')
+{%- endmacro %}
+
+{#- a search that stops at the first non-whitespace character, instead of copying the text -#}
+{% macro duckdb__has_text(text) -%}
+    regexp_matches({{ text }}, '\S')
 {%- endmacro %}
 
 {#- True when the two texts are the same once whitespace is normalized. Identical texts settle at

@@ -17,6 +17,7 @@ from tests.conftest import event, query, write_jsonl
 #: incremental runs.
 MODELS = (
     "intermediate.int_events_sessionized",
+    "intermediate.int_generation_chains",
     "marts.fct_sessions",
     "marts.fct_generations",
     "marts.fct_signal_metrics_daily",
@@ -159,6 +160,54 @@ def test_a_late_event_merges_two_sessions(settings):
     ) == [(merged_id,)]
 
 
+def test_late_chain_events_rebuild_the_whole_chain(settings):
+    """A run rebuilds only the chains its batch touches, and all of each: a regenerate event for
+    a chain's second generation, arriving after the user moved on to another session, changes
+    the retry count of the first; a parent that arrives after its child (another user's
+    generation) takes the child into its chain."""
+    carol = {"user_id": "carol", "user_segment": "edu/fr", "session_id": "c-1"}
+    first = [
+        event("c1", "generation", occurred_at=at("09:00:00"), generation_id="a1", **ALICE),
+        event("c2", "regenerate", occurred_at=at("09:01:00"), generation_id="a1", **ALICE),
+        event("c3", "generation", occurred_at=at("09:02:00"), generation_id="a2",
+              parent_generation_id="a1", **ALICE),
+        event("c4", "generation", occurred_at=at("12:00:00"), generation_id="a9", **ALICE),
+        event("c5", "generation", occurred_at=at("09:30:00"), generation_id="b2",
+              parent_generation_id="c1-parent", **BOB),
+    ]  # fmt: skip
+    later = [
+        # after alice's 12:00 session began, so her 09:00 session is not sessionized again
+        event("c6", "regenerate", occurred_at=at("12:05:00"), generation_id="a2", **ALICE),
+        event("c7", "generation", occurred_at=at("09:00:00"), generation_id="c1-parent", **carol),
+    ]  # fmt: skip
+    write_jsonl(settings.events_landing_dir / "first.jsonl", first)
+    build(settings)
+    write_jsonl(settings.events_landing_dir / "later.jsonl", later)
+    build(settings)
+
+    chains = """
+        select generation_id, chain_id, chain_position, chain_length, chain_retry_count
+        from intermediate.int_generation_chains order by generation_id
+    """
+    expected = [
+        ("a1", "a1", 0, 2, 2),
+        ("a2", "a1", 1, 2, 2),
+        ("a9", "a9", 0, 1, 0),
+        ("b2", "c1-parent", 1, 2, 1),
+        ("c1-parent", "c1-parent", 0, 2, 1),
+    ]
+    assert query(settings, chains) == expected
+    generations = """
+        select generation_id, chain_id, chain_position, chain_retry_count, outcome
+        from marts.fct_generations order by generation_id
+    """
+    incremental = query(settings, generations)
+    assert incremental[3] == ("b2", "c1-parent", 1, 1, "no_signal")
+    build(settings, full_refresh=True)
+    assert query(settings, chains) == expected
+    assert query(settings, generations) == incremental
+
+
 def test_a_first_build_over_no_events_does_not_stall_later_drops(settings):
     build(settings)  # an empty warehouse: the incremental models start out empty
     assert query(settings, "select count(*) from marts.fct_sessions") == [(0,)]
@@ -198,6 +247,8 @@ def random_events(seed: int, users: int = 6, per_user: int = 40) -> list[dict]:
             if kind == "generation" or not generations:
                 generation_id = f"u{u}-g{i}"
                 parent = generations[-1] if generations and rng.random() < 0.3 else None
+                if generations and rng.random() < 0.1:  # the same generation sent again
+                    generation_id, parent = rng.choice(generations), rng.choice(generations)
                 fields = {
                     "generation_id": generation_id,
                     "model_version": f"m{u % 3}",
@@ -205,7 +256,8 @@ def random_events(seed: int, users: int = 6, per_user: int = 40) -> list[dict]:
                     "parent_generation_id": parent,
                 }
                 events.append(event(event_id, "generation", **base, **fields))
-                generations.append(generation_id)
+                if generation_id not in generations:
+                    generations.append(generation_id)
             elif kind == "task_complete":
                 events.append(event(event_id, "task_complete", **base))
             elif kind == "prefer":
