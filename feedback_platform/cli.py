@@ -85,8 +85,9 @@ def _run(args: argparse.Namespace) -> int:
 
 def run_pipeline(settings: Settings, *, full_refresh: bool = False) -> int:
     """Materialize every asset in this process, on the platform's own Dagster instance: the
-    pipeline, then the weekly report for every complete week that has sessions.
-    ``full_refresh`` rebuilds the incremental dbt models from all raw events."""
+    pipeline, then the weekly report for every complete week that has sessions and data newer
+    than its report. ``full_refresh`` rebuilds the incremental dbt models from all raw events,
+    and reports every complete week again."""
     from feedback_platform.definitions import build_definitions
     from feedback_platform.instance import platform_instance
 
@@ -113,8 +114,11 @@ def run_pipeline(settings: Settings, *, full_refresh: bool = False) -> int:
             print("Weekly reports not refreshed: the pipeline failed.")
             return code
         report_job = defs.resolve_job_def(REPORT_JOB)
-        weeks = _complete_weeks(settings, report_job.partitions_def)
-        print(f"\nWeekly participation reports ({len(weeks)} complete weeks with sessions)")
+        complete, weeks = _weeks_to_report(settings, report_job.partitions_def, full_refresh)
+        print(
+            f"\nWeekly participation reports: {len(complete)} complete weeks with sessions,"
+            f" {len(weeks)} with data newer than their report"
+        )
         for week in weeks:
             report = report_job.execute_in_process(
                 instance=instance, raise_on_error=False, run_config=run_config, partition_key=week
@@ -123,8 +127,13 @@ def run_pipeline(settings: Settings, *, full_refresh: bool = False) -> int:
     return code
 
 
-def _complete_weeks(settings: Settings, partitions_def: dg.PartitionsDefinition) -> list[str]:
-    """Report weeks (partition keys) that have sessions and have ended."""
+def _weeks_to_report(
+    settings: Settings, partitions_def: dg.PartitionsDefinition, full_refresh: bool
+) -> tuple[list[str], list[str]]:
+    """Report weeks (partition keys) that have sessions and have ended, and those of them whose
+    report is missing or read rows rebuilt since (all of them on a full refresh): months of
+    history are not reported again on every run."""
+    from feedback_platform.assets.reporting import weeks_with_new_inputs
     from feedback_platform.warehouse import open_warehouse
 
     with open_warehouse(settings, read_only=True) as con:
@@ -134,9 +143,11 @@ def _complete_weeks(settings: Settings, partitions_def: dg.PartitionsDefinition)
                 " from marts.fct_sessions order by 1"
             ).fetchall()
         except duckdb.CatalogException:  # the marts were never built
-            return []
+            return [], []
+        changed = {week.isoformat() for week in weeks_with_new_inputs(con)}
     keys = set(partitions_def.get_partition_keys())  # only weeks that have ended
-    return [week for (week,) in weeks if week in keys]
+    complete = [week for (week,) in weeks if week in keys]
+    return complete, [week for week in complete if full_refresh or week in changed]
 
 
 def _print_report_summary(result: dg.ExecuteInProcessResult, week: str) -> int:

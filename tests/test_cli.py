@@ -42,6 +42,45 @@ def test_run_ingests_new_drops_and_builds_downstream(settings, capsys):
     assert query(settings, "select * from raw.feedback_events order by all") == before
 
 
+def report_runs(settings) -> list[str]:
+    """The week of every report run so far."""
+    with DagsterInstance.from_config(str(settings.home / "dagster")) as instance:
+        runs = [record.dagster_run for record in instance.get_run_records()]
+    return sorted(
+        run.tags["dagster/partition"] for run in runs if run.job_name == "participation_report"
+    )
+
+
+def test_run_reports_again_only_the_weeks_with_new_data(settings, capsys):
+    write_jsonl(settings.events_landing_dir / "week1.jsonl", [event("e1", "generation")])
+    assert main(["run"]) == 0
+    assert report_runs(settings) == ["2026-10-05"]
+
+    # nothing new: no week is reported again
+    assert main(["run"]) == 0
+    assert "1 complete weeks with sessions, 0 with data newer than their report" in (
+        capsys.readouterr().out
+    )
+    assert report_runs(settings) == ["2026-10-05"]
+
+    # another user's events two weeks later: only their week is reported
+    later = event("e2", "generation", generation_id="g2", user_id="bob",
+                  occurred_at="2026-10-20T09:00:00Z")  # fmt: skip
+    write_jsonl(settings.events_landing_dir / "week3.jsonl", [later])
+    assert main(["run"]) == 0
+    assert report_runs(settings) == ["2026-10-05", "2026-10-19"]
+
+    # a late event in the first week reports it again, and the weeks whose chart shows it
+    late = event("e3", "copy", occurred_at="2026-10-05T09:05:00Z")
+    write_jsonl(settings.events_landing_dir / "late.jsonl", [late])
+    assert main(["run"]) == 0
+    assert report_runs(settings) == ["2026-10-05", "2026-10-05", "2026-10-19", "2026-10-19"]
+
+    # a full refresh reports every week
+    assert main(["run", "--full-refresh"]) == 0
+    assert "2 complete weeks with sessions, 2 with data newer" in capsys.readouterr().out
+
+
 def test_run_full_refresh_rebuilds_models_an_upgrade_changed(settings, capsys):
     """An incremental model whose stored columns no longer match its SQL (as after an upgrade)
     fails the run rather than mixing shapes; `run --full-refresh` rebuilds it."""

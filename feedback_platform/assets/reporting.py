@@ -21,6 +21,7 @@ FCT_GENERATIONS = dg.AssetKey(["marts", "fct_generations"])
 
 PARTICIPATION_TABLE = "reports.participation_weekly"
 SKEW_TABLE = "reports.participation_skew_weekly"
+REPORT_INPUTS_TABLE = "reports.participation_report_inputs"
 
 #: Weeks start on Monday 00:00 UTC. The first week is early enough for any demo data.
 weekly_partitions = dg.WeeklyPartitionsDefinition(
@@ -46,6 +47,11 @@ create table if not exists {PARTICIPATION_TABLE} (
     implicit_coverage double,            -- null only when there are no generations
     explicit_participation_rate_change double,  -- minus the previous week's rate
     primary key (week_start, dimension, dimension_value)
+);
+
+create table if not exists {REPORT_INPUTS_TABLE} (
+    week_start date not null primary key,
+    newest_input_ingested_at timestamp  -- of the marts' rows the week's report read
 );
 
 create table if not exists {SKEW_TABLE} (
@@ -204,6 +210,60 @@ select
 from session_mix, edit_mix
 """
 
+# When the newest row a week's report reads was ingested (the marts stamp every row they rebuild
+# with its batch): the sessions that started in the week or in the weeks before it that the
+# chart shows (the week over week change reads the previous one, and a generation's segment its
+# session), and the generations shown in the week or the next (the skew reads the generations of
+# the week's sessions, which are shown by then unless a session lasts over a week). A report is
+# stale when this moved on. Two scans of two columns: no join of the marts.
+_INPUT_STAMPS_SQL = f"""
+with session_weeks as (
+    select date_trunc('week', started_at)::date as week_start, max(batch_ingested_at) as stamp
+    from marts.fct_sessions
+    group by all
+),
+generation_weeks as (
+    select date_trunc('week', generated_at)::date as week_start, max(batch_ingested_at) as stamp
+    from marts.fct_generations
+    group by all
+),
+final as (
+    select
+        weeks.week_start,
+        greatest(
+            (select max(stamp) from session_weeks as earlier
+             where earlier.week_start between weeks.week_start - interval {CHART_WEEKS - 1} week
+                and weeks.week_start),
+            (select max(stamp) from generation_weeks
+             where generation_weeks.week_start between weeks.week_start
+                and weeks.week_start + interval 1 week)
+        ) as newest_input_ingested_at
+    from session_weeks as weeks
+)
+select week_start, newest_input_ingested_at from final
+"""
+
+
+def weeks_with_new_inputs(con: duckdb.DuckDBPyConnection) -> set[date]:
+    """Weeks with sessions whose report was never written or read rows that have since been
+    rebuilt: the weeks a run has to report again."""
+    con.execute("set TimeZone = 'UTC'")
+    stamps = dict(con.execute(_INPUT_STAMPS_SQL).fetchall())
+    try:
+        built = dict(
+            con.execute(
+                f"select week_start, newest_input_ingested_at from {REPORT_INPUTS_TABLE}"
+            ).fetchall()
+        )
+    except duckdb.CatalogException:  # no report was ever written
+        built = {}
+    return {
+        week
+        for week, stamp in stamps.items()
+        if week not in built or (stamp is not None and (built[week] is None or built[week] < stamp))
+    }
+
+
 # Explicit participation by week and segment for the chart, from the marts (not from earlier
 # partitions of this table), so a partition never depends on the order weeks were backfilled.
 _HISTORY_SQL = """
@@ -265,7 +325,8 @@ def participation_weekly(
     or prefer), implicit-signal coverage, by segment and model version, week over week, plus
     the selection bias of explicit feedback. Writes ``reports.participation_weekly``,
     ``reports.participation_skew_weekly`` and ``reports/participation/<week_start>.md`` with
-    its chart."""
+    its chart, and records in ``reports.participation_report_inputs`` when the newest row it
+    read was ingested (``feedback-platform run`` reports a week again only after that moves)."""
     week_start = date.fromisoformat(context.partition_key)
     with duckdb.get_connection() as con:
         rows, skew, history = write_week(con, week_start)
@@ -321,6 +382,11 @@ def write_week(
             {**params, "previous_week_start": params["week_start"] - timedelta(days=7)},
         )
         con.execute(_SKEW_SQL, params)
+        con.execute(
+            f"insert or replace into {REPORT_INPUTS_TABLE}"
+            f" select * from ({_INPUT_STAMPS_SQL}) where week_start = $week_start",
+            {"week_start": week_start},
+        )
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
