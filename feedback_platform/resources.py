@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
+from functools import cached_property
+from importlib.metadata import version as package_version
 from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
+from packaging.version import Version
 
 from feedback_platform.dbt_project import dbt_project
 from feedback_platform.settings import Settings
@@ -30,9 +33,22 @@ def executable(name: str) -> str:
     return str(beside_python) if beside_python.exists() else name
 
 
+class PlatformDbtResource(DbtCliResource):
+    """dbt as dagster-dbt runs it, without asking the executable for its version first.
+
+    dagster-dbt runs ``dbt --version`` in a subprocess once per run to tell dbt-core from the
+    Fusion engine: 1.7 s of every run, as long as a small drop's whole dbt build. The executable
+    here is dbt-core from this environment, so its package metadata gives the same version.
+    """
+
+    @cached_property
+    def _cli_version(self) -> Version:
+        return Version(package_version("dbt-core"))
+
+
 def build_resources(settings: Settings) -> dict[str, object]:
     return {
         "platform": PlatformResource(home=str(settings.home)),
         "duckdb": duckdb_resource(settings),
-        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=executable("dbt")),
+        "dbt": PlatformDbtResource(project_dir=dbt_project, dbt_executable=executable("dbt")),
     }
