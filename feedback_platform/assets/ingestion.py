@@ -5,18 +5,26 @@ each file in its own transaction, a blocking ledger check and a quarantine warni
 drops reuse it in ``review_labels.py``.
 """
 
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 from duckdb import DuckDBPyConnection, InvalidInputException, IOException
 
 from feedback_platform.ingest.landing import drop_files
-from feedback_platform.ingest.load import FileIngestResult, ingest_file
+from feedback_platform.ingest.load import (
+    FileIngestResult,
+    ReadDrop,
+    ingest_file,
+    known_ingested,
+    read_drop,
+)
 from feedback_platform.ingest.readers import SUPPORTED_SUFFIXES
 from feedback_platform.resources import PlatformResource
 from feedback_platform.settings import Settings
@@ -136,8 +144,43 @@ def raw_feedback_events(
     """Ingest drops from ``landing/events/``, each file in one transaction (all or nothing)."""
     settings = platform.settings()
     paths = requested_paths(settings.events_landing_dir, config.files)
-    ingest = partial(ingest_file, user_salt=settings.user_salt)
-    yield from ingest_drops(context, duckdb, EVENT_TABLES, paths, ingest)
+
+    def read(path: Path) -> ReadDrop:
+        return read_drop(path, user_salt=settings.user_salt)
+
+    def ingest(con: DuckDBPyConnection, path: Path, drop: ReadDrop | None) -> FileIngestResult:
+        return ingest_file(con, path, user_salt=settings.user_salt, read=drop)
+
+    yield from ingest_drops(context, duckdb, EVENT_TABLES, paths, ingest, read_ahead=read)
+
+
+class ReadAhead:
+    """Drops read one ahead on a thread of their own, in the order they are taken: while the
+    warehouse ingests one drop, the next is hashed and split into rows. At most two drops are
+    in memory."""
+
+    def __init__(self, read: Callable[[Path], Any], paths: list[Path]) -> None:
+        self._read = read
+        self._pending = deque(paths)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead")
+        self._next = self._submit()
+
+    def _submit(self) -> tuple[Path, Future] | None:
+        if not self._pending:
+            return None
+        path = self._pending.popleft()
+        return path, self._pool.submit(self._read, path)
+
+    def take(self, path: Path) -> Any | None:
+        """What reading ``path`` gave (or raised), or None if ``path`` is not the next one."""
+        if self._next is None or self._next[0] != path:
+            return None
+        future = self._next[1]
+        self._next = self._submit()
+        return future.result()
+
+    def close(self) -> None:
+        self._pool.shutdown(cancel_futures=True)
 
 
 def ingest_drops(
@@ -145,26 +188,39 @@ def ingest_drops(
     warehouse: DuckDBResource,
     tables: DropTables,
     paths: list[Path],
-    ingest: Callable[[DuckDBPyConnection, Path], FileIngestResult],
+    ingest: Callable[[DuckDBPyConnection, Path, Any | None], FileIngestResult],
+    read_ahead: Callable[[Path], Any] | None = None,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    """Ingest ``paths`` one file at a time with ``ingest``, then report on ``tables``: what the
-    run added, the reasons rows were quarantined, and both checks."""
+    """Ingest ``paths`` one file at a time with ``ingest(con, path, read)``, then report on
+    ``tables``: what the run added, the reasons rows were quarantined, and both checks.
+
+    With ``read_ahead``, each drop not known to be ingested already is read by it on another
+    thread while the one before is ingested, and ``ingest`` gets what it returned (else None).
+    """
     results: list[FileIngestResult] = []
     unreadable: dict[str, str] = {}
+    ledger = tables.ledger.metadata["table"]
     with warehouse.get_connection() as con:
         tables.ensure_tables(con)
-        for path in paths:
-            try:
-                result = ingest(con, path)
-            except _UNREADABLE_FILE_ERRORS as error:
-                # A file that cannot be read at all (a truncated gzip, say) has no rows to
-                # quarantine. It is rolled back and left out of the ledger, so the next run
-                # retries it; the other drops still land.
-                unreadable[path.name] = f"{type(error).__name__}: {error}"
-                context.log.error(f"{path.name}: could not be read, nothing ingested: {error}")
-                continue
-            context.log.info(_describe(result))
-            results.append(result)
+        ahead = None
+        if read_ahead is not None:
+            ahead = ReadAhead(read_ahead, [p for p in paths if not known_ingested(con, p, ledger)])
+        try:
+            for path in paths:
+                try:
+                    result = ingest(con, path, ahead.take(path) if ahead else None)
+                except _UNREADABLE_FILE_ERRORS as error:
+                    # A file that cannot be read at all (a truncated gzip, say) has no rows to
+                    # quarantine. It is rolled back and left out of the ledger, so the next run
+                    # retries it; the other drops still land.
+                    unreadable[path.name] = f"{type(error).__name__}: {error}"
+                    context.log.error(f"{path.name}: could not be read, nothing ingested: {error}")
+                    continue
+                context.log.info(_describe(result))
+                results.append(result)
+        finally:
+            if ahead is not None:
+                ahead.close()
         rows_total, quarantined_total, files, unbalanced = con.execute(
             tables.totals_sql()
         ).fetchone()

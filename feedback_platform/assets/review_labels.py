@@ -58,4 +58,10 @@ def raw_review_labels(
     """Ingest label drops (``.jsonl``) from ``landing/reviews/``, each file in one transaction."""
     landing = platform.settings().reviews_landing_dir
     paths = requested_paths(landing, config.files, REVIEW_DROP_SUFFIXES)
-    yield from ingest_drops(context, duckdb, REVIEW_LABEL_TABLES, paths, ingest_review_file)
+    yield from ingest_drops(
+        context,
+        duckdb,
+        REVIEW_LABEL_TABLES,
+        paths,
+        lambda con, path, _: ingest_review_file(con, path),
+    )

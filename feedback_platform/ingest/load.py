@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
@@ -19,7 +20,7 @@ import pyarrow as pa
 
 from feedback_platform.ingest.landing import drop_key
 from feedback_platform.ingest.pseudonymize import USER_ID_IN_TEXT, key_table, user_key
-from feedback_platform.ingest.readers import stage_file
+from feedback_platform.ingest.readers import read_rows, stage_rows
 from feedback_platform.ingest.validate import EVENT_COLUMNS, VALIDATE_SQL
 from feedback_platform.warehouse import ensure_raw_schema
 
@@ -56,16 +57,33 @@ create table if not exists raw.drop_sha256 (
 """
 
 
-def drop_sha256(con: duckdb.DuckDBPyConnection, path: Path) -> str:
-    """The file's sha256, read from the cache when the file is unchanged since it was hashed."""
-    key = f"{path.parent.name}/{drop_key(path)}"
+def drop_sha256(con: duckdb.DuckDBPyConnection, path: Path, known: str | None = None) -> str:
+    """The file's sha256, read from the cache when the file is unchanged since it was hashed;
+    else ``known`` (already computed from the file's bytes) or the file hashed now."""
+    key = _cache_key(path)
     con.execute(_SHA256_CACHE_DDL)
     cached = con.execute("select sha256 from raw.drop_sha256 where drop_key = ?", [key]).fetchone()
     if cached:
         return cached[0]
-    sha256 = file_sha256(path)
+    sha256 = known or file_sha256(path)
     con.execute("insert or ignore into raw.drop_sha256 values (?, ?)", [key, sha256])
     return sha256
+
+
+def known_ingested(con: duckdb.DuckDBPyConnection, path: Path, ledger: str) -> bool:
+    """True when the unchanged file was hashed before and that sha256 is in ``ledger``: a
+    no-op that need not be read (a copy under another name is only found by hashing it)."""
+    con.execute(_SHA256_CACHE_DDL)
+    return bool(
+        con.execute(
+            f"select 1 from raw.drop_sha256 join {ledger} using (sha256) where drop_key = ?",
+            [_cache_key(path)],
+        ).fetchone()
+    )
+
+
+def _cache_key(path: Path) -> str:
+    return f"{path.parent.name}/{drop_key(path)}"
 
 
 def file_sha256(path: Path) -> str:
@@ -76,19 +94,43 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class ReadDrop:
+    """An event drop read ahead of its transaction: the sha256 and the staged rows of one read
+    of the file."""
+
+    path: Path
+    sha256: str
+    rows: pa.Table
+
+
+def read_drop(path: Path, *, user_salt: str) -> ReadDrop:
+    """Hash and read ``path`` without touching the warehouse, so that the next drop is read
+    while the warehouse ingests the current one (about 0.45 s of single-threaded work in every
+    150 MB drop)."""
+    return ReadDrop(
+        path=path,
+        sha256=file_sha256(path),
+        rows=read_rows(path, pseudonymize=partial(user_key, salt=user_salt)),
+    )
+
+
 def ingest_file(
     con: duckdb.DuckDBPyConnection,
     path: Path,
     *,
     user_salt: str,
+    read: ReadDrop | None = None,
     ingested_at: datetime | None = None,
     before_commit: Callable[[], None] | None = None,
 ) -> FileIngestResult:
-    """Load the event drop ``path`` into the raw tables, all or nothing (see ``ingest_once``)."""
+    """Load the event drop ``path`` into the raw tables, all or nothing (see ``ingest_once``),
+    from ``read`` when it was read ahead (``read_drop``)."""
     ensure_raw_schema(con)
 
     def load_events(ingested_at: datetime) -> RowCounts:
-        stage_file(con, path, pseudonymize=lambda user_id: user_key(user_id, user_salt))
+        pseudonymize = partial(user_key, salt=user_salt)
+        stage_rows(con, read.rows if read else read_rows(path, pseudonymize=pseudonymize))
         con.execute(VALIDATE_SQL)
         _register_user_keys(con, user_salt)
         con.execute(_CLASSIFY_SQL)
@@ -103,6 +145,7 @@ def ingest_file(
         path,
         ledger="raw.ingested_files",
         load=load_events,
+        sha256=read.sha256 if read else None,
         ingested_at=ingested_at,
         before_commit=before_commit,
     )
@@ -114,19 +157,20 @@ def ingest_once(
     *,
     ledger: str,
     load: Callable[[datetime], RowCounts],
+    sha256: str | None = None,
     ingested_at: datetime | None = None,
     before_commit: Callable[[], None] | None = None,
 ) -> FileIngestResult:
-    """Ingest ``path`` once, whatever its name: a file whose sha256 is in the table ``ledger`` is
-    skipped; otherwise the rows ``load(ingested_at)`` writes and the file's ledger row
-    commit together or not at all.
+    """Ingest ``path`` once, whatever its name: a file whose sha256 (``sha256`` when the caller
+    hashed it already) is in the table ``ledger`` is skipped; otherwise the rows
+    ``load(ingested_at)`` writes and the file's ledger row commit together or not at all.
 
     ``before_commit`` runs inside the transaction just before it commits; tests use it to
     prove that a failure at that point leaves nothing of the file behind.
     """
     # Offsets in timestamps are converted to UTC by the session time zone.
     con.execute("set TimeZone = 'UTC'")
-    sha256 = drop_sha256(con, path)
+    sha256 = drop_sha256(con, path, known=sha256)
     if con.execute(f"select 1 from {ledger} where sha256 = ?", [sha256]).fetchone():
         return FileIngestResult(file_name=path.name, sha256=sha256, already_ingested=True)
 

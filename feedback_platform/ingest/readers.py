@@ -36,7 +36,6 @@ STAGED_SCHEMA = pa.schema(
     ]
 )
 
-#: Small record batches let DuckDB scan the staged rows with all its threads.
 _ROWS_PER_BATCH = 60_000
 
 
@@ -57,12 +56,23 @@ def drop_format(path: Path) -> str:
 def stage_file(
     con: duckdb.DuckDBPyConnection, path: Path, *, pseudonymize: Callable[[str], str]
 ) -> None:
-    """Register every row of ``path``, numbered from 1 in file order, as ``staged_rows``.
-    The caller unregisters it when done.
+    """Register every row of ``path`` as ``staged_rows`` (see ``read_rows``). The caller
+    unregisters it when done."""
+    stage_rows(con, read_rows(path, pseudonymize=pseudonymize))
 
-    Rows stay in Arrow, which DuckDB scans in place: no copy into a table. ``pseudonymize``
-    replaces user ids in rows kept as the file's own text (broken CSV records), which the
-    JSON-based redaction downstream cannot read.
+
+def stage_rows(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> None:
+    """Register rows from ``read_rows`` as ``staged_rows``: DuckDB scans the Arrow table in
+    place, no copy into a table."""
+    con.register("staged_rows", rows)
+
+
+def read_rows(path: Path, *, pseudonymize: Callable[[str], str]) -> pa.Table:
+    """Every row of ``path``, numbered from 1 in file order, with a ``row_id``.
+
+    Needs no warehouse connection, so a drop can be read while the warehouse works on another.
+    ``pseudonymize`` replaces user ids in rows kept as the file's own text (broken CSV
+    records), which the JSON-based redaction downstream cannot read.
     """
     fmt = drop_format(path)
     if fmt in (".jsonl", ".jsonl.gz"):
@@ -70,13 +80,13 @@ def stage_file(
     elif fmt == ".csv":
         tables = _csv_batches(path, pseudonymize)
     else:
-        tables = [_parquet_rows(con, path)]
+        tables = [_parquet_rows(path)]
     batches = [batch for table in tables for batch in table.to_batches()]
     staged = pa.Table.from_batches(batches, schema=STAGED_SCHEMA)
     # A key for each row, as line numbers need not be unique (a CSV record can be split)
     staged = staged.append_column("row_id", pa.array(np.arange(staged.num_rows)))
-    batches = staged.to_batches(_ROWS_PER_BATCH)
-    con.register("staged_rows", pa.Table.from_batches(batches, schema=staged.schema))
+    # Small record batches let DuckDB scan the staged rows with all its threads
+    return pa.Table.from_batches(staged.to_batches(_ROWS_PER_BATCH), schema=staged.schema)
 
 
 def _jsonl_batches(path: Path) -> Iterator[pa.Table]:
@@ -325,17 +335,20 @@ def _rows_table(rows: list[tuple[int, str, str | None]]) -> pa.Table:
     return pa.table([list(numbers), list(texts), list(rejects)], schema=STAGED_SCHEMA)
 
 
-def _parquet_rows(con: duckdb.DuckDBPyConnection, path: Path) -> pa.Table:
+def _parquet_rows(path: Path) -> pa.Table:
     """Parquet rows keep their column names; timestamps with a time zone are rendered in
-    RFC 3339 so they validate like text, naive ones stay offset-less and are quarantined."""
-    rows = con.execute(
-        """
-        select
-            file_row_number + 1 as line_number,
-            to_json(struct_pack(*columns(* exclude (file_row_number))))::varchar as raw_text,
-            null::varchar as reject_reason
-        from read_parquet(?, file_row_number = true)
-        """,
-        [str(path)],
-    )
-    return rows.to_arrow_table().cast(STAGED_SCHEMA)
+    RFC 3339 so they validate like text, naive ones stay offset-less and are quarantined.
+    Read with an in-memory DuckDB of its own, in UTC."""
+    with duckdb.connect() as con:
+        con.execute("set TimeZone = 'UTC'")
+        rows = con.execute(
+            """
+            select
+                file_row_number + 1 as line_number,
+                to_json(struct_pack(*columns(* exclude (file_row_number))))::varchar as raw_text,
+                null::varchar as reject_reason
+            from read_parquet(?, file_row_number = true)
+            """,
+            [str(path)],
+        )
+        return rows.to_arrow_table().cast(STAGED_SCHEMA)

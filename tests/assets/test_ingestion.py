@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dagster as dg
 
+from feedback_platform.assets import ingestion
 from feedback_platform.assets.ingestion import raw_feedback_events
+from feedback_platform.ingest.load import read_drop
 from feedback_platform.resources import build_resources
 from tests.conftest import event, query, write_jsonl
 
@@ -77,3 +79,31 @@ def test_asking_for_a_missing_file_fails_clearly(settings):
     assert not result.success
     [failure] = result.get_step_failure_events()
     assert "nope.jsonl" in failure.step_failure_data.error.message
+
+
+def test_new_drops_are_read_ahead_and_ingested_ones_are_not_read_again(settings, monkeypatch):
+    """Each new drop is read (hashed and split into rows) on another thread while the one
+    before it is ingested; a drop already ingested and left in the landing folder is not read
+    at all, however many there are."""
+    landing = settings.events_landing_dir
+    write_jsonl(landing / "day1.jsonl", [event("e1"), event("e2")])
+    assert materialize_raw(settings).success
+
+    read_paths = []
+
+    def recording_read_drop(path, **kwargs):
+        read_paths.append(path.name)
+        return read_drop(path, **kwargs)
+
+    monkeypatch.setattr(ingestion, "read_drop", recording_read_drop)
+    write_jsonl(landing / "day2.jsonl", [event("e3")])
+    write_jsonl(landing / "day3.jsonl", [event("e4"), "{broken"])
+    assert materialize_raw(settings).success
+
+    assert read_paths == ["day2.jsonl", "day3.jsonl"]
+    assert query(settings, "select file_name, rows_read from raw.ingested_files order by 1") == [
+        ("day1.jsonl", 2),
+        ("day2.jsonl", 1),
+        ("day3.jsonl", 2),
+    ]
+    assert query(settings, "select count(*) from raw.feedback_events") == [(4,)]
