@@ -341,7 +341,7 @@ def _parquet_rows(path: Path) -> pa.Table:
     Read with an in-memory DuckDB of its own, in UTC."""
     with duckdb.connect() as con:
         con.execute("set TimeZone = 'UTC'")
-        rows = con.execute(
+        rows = con.sql(
             """
             select
                 file_row_number + 1 as line_number,
@@ -349,6 +349,6 @@ def _parquet_rows(path: Path) -> pa.Table:
                 null::varchar as reject_reason
             from read_parquet(?, file_row_number = true)
             """,
-            [str(path)],
+            params=[str(path)],
         )
         return rows.to_arrow_table().cast(STAGED_SCHEMA)
