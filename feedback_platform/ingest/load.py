@@ -99,7 +99,6 @@ class ReadDrop:
     """An event drop read ahead of its transaction: the sha256 and the staged rows of one read
     of the file."""
 
-    path: Path
     sha256: str
     rows: pa.Table
 
@@ -109,7 +108,6 @@ def read_drop(path: Path, *, user_salt: str) -> ReadDrop:
     while the warehouse ingests the current one (about 0.45 s of single-threaded work in every
     150 MB drop)."""
     return ReadDrop(
-        path=path,
         sha256=file_sha256(path),
         rows=read_rows(path, pseudonymize=partial(user_key, salt=user_salt)),
     )
@@ -129,8 +127,10 @@ def ingest_file(
     ensure_raw_schema(con)
 
     def load_events(ingested_at: datetime) -> RowCounts:
-        pseudonymize = partial(user_key, salt=user_salt)
-        stage_rows(con, read.rows if read else read_rows(path, pseudonymize=pseudonymize))
+        if read is None:
+            stage_rows(con, read_rows(path, pseudonymize=partial(user_key, salt=user_salt)))
+        else:
+            stage_rows(con, read.rows)
         con.execute(VALIDATE_SQL)
         _register_user_keys(con, user_salt)
         con.execute(_CLASSIFY_SQL)
