@@ -15,10 +15,11 @@ from feedback_platform.jobs import (
     ingest_events_job,
     ingest_reviews_job,
     participation_report_job,
+    publish_datasets_job,
 )
 from feedback_platform.resources import build_resources
-from feedback_platform.schedules import participation_weekly_schedule
-from feedback_platform.sensors import event_drop_sensor, review_drop_sensor
+from feedback_platform.schedules import participation_weekly_schedule, publish_datasets_schedule
+from feedback_platform.sensors import event_drop_sensor, review_drop_sensor, stale_reports_sensor
 from feedback_platform.settings import Settings
 
 
@@ -48,9 +49,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             ingest_reviews_job,
             feedback_pipeline_job,
             participation_report_job,
+            publish_datasets_job,
         ],
-        schedules=[participation_weekly_schedule],
-        sensors=[event_drop_sensor, review_drop_sensor],
+        schedules=[participation_weekly_schedule, publish_datasets_schedule(settings)],
+        sensors=[event_drop_sensor, review_drop_sensor, stale_reports_sensor],
         resources=build_resources(settings),
     )
 

@@ -1,60 +1,140 @@
-"""Sensors watch the landing folder only; they never open the DuckDB file."""
+"""Sensors watch the landing folder and the run history only; they never open the DuckDB file.
 
-import json
-from collections.abc import Iterator
+What the warehouse already holds comes from the ledger mirror that ingestion writes beside the
+landing folders (``ingest/ledger_mirror.py``), so drops ingested by ``feedback-platform run``,
+or by any earlier run, start nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
 from pathlib import Path
 
 import dagster as dg
 
-from feedback_platform.ingest.landing import drop_files, drop_key
-from feedback_platform.jobs import ingest_events_job, ingest_reviews_job
+from feedback_platform.assets.reporting import PARTICIPATION_WEEKLY
+from feedback_platform.ingest.landing import drop_files
+from feedback_platform.ingest.ledger_mirror import mirror_key, read_mirror
+from feedback_platform.ingest.readers import SUPPORTED_SUFFIXES
+from feedback_platform.jobs import (
+    PIPELINE_JOB_NAME,
+    ingest_events_job,
+    ingest_reviews_job,
+    participation_report_job,
+)
 from feedback_platform.resources import PlatformResource
 from feedback_platform.review.labels import REVIEW_DROP_SUFFIXES
+
+#: How often the drop sensors look at the landing folder. A look is a directory listing and
+#: one small JSON file, so it can be frequent: it bounds how long a drop waits for its run.
+DROP_SENSOR_INTERVAL_SECONDS = 15
+
+#: Runs that may still ingest: a new request waits for them instead of racing them.
+_UNFINISHED = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
 
 
 @dg.sensor(
     job=ingest_events_job,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=DROP_SENSOR_INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
 def event_drop_sensor(context: dg.SensorEvaluationContext, platform: PlatformResource):
-    """One run per new file in ``landing/events/``."""
-    drops = drop_files(platform.settings().events_landing_dir)
-    yield from _one_run_per_new_drop(context, drops, "raw_feedback_events")
+    """One ``ingest_events`` run for all the new files in ``landing/events/``."""
+    landing = platform.settings().events_landing_dir
+    return pending_drops_request(
+        context, landing, SUPPORTED_SUFFIXES, "raw_feedback_events", ingest_events_job.name
+    )
 
 
 @dg.sensor(
     job=ingest_reviews_job,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=DROP_SENSOR_INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
 def review_drop_sensor(context: dg.SensorEvaluationContext, platform: PlatformResource):
-    """One run per new label file (``.jsonl``) in ``landing/reviews/``."""
-    drops = drop_files(platform.settings().reviews_landing_dir, REVIEW_DROP_SUFFIXES)
-    yield from _one_run_per_new_drop(context, drops, "raw_review_labels")
+    """One ``ingest_reviews`` run for all the new label files (``.jsonl``) in
+    ``landing/reviews/``."""
+    landing = platform.settings().reviews_landing_dir
+    return pending_drops_request(
+        context, landing, REVIEW_DROP_SUFFIXES, "raw_review_labels", ingest_reviews_job.name
+    )
 
 
-def _one_run_per_new_drop(
-    context: dg.SensorEvaluationContext, drops: list[Path], op: str
-) -> Iterator[dg.RunRequest | dg.SkipReason]:
-    """A run of ``op`` for each drop not seen before.
+def pending_drops_request(
+    context: dg.SensorEvaluationContext,
+    landing: Path,
+    suffixes: tuple[str, ...],
+    op: str,
+    job_name: str,
+) -> dg.RunRequest | dg.SkipReason:
+    """One run of ``job_name`` (its ingestion step ``op``) for every drop in ``landing`` that
+    the ledger mirror does not know, in arrival order, so a burst of drops is ingested and
+    rebuilt downstream once.
 
-    The run key is name + size + mtime, so a file is requested once however often the sensor
-    ticks; the cursor holds the keys of the files still in the folder, so it stays small.
-    Re-dropping identical content under a new name starts a run that ingests nothing: the
-    ledger recognizes the sha256.
+    While a run of this job (or the whole pipeline) is queued or running, nothing is asked:
+    the new drops go into the next run, once that one is done. The run key is a hash of the
+    drops' keys, so the same set of drops is asked for once (a run that failed is re-executed
+    from the UI, or retried with the next drop); a rewritten file is a new drop.
     """
-    seen = set(json.loads(context.cursor)) if context.cursor else set()
-    present = []
-    for path in drops:
-        key = drop_key(path)
-        present.append(key)
-        if key not in seen:
-            yield dg.RunRequest(
-                run_key=key,
-                run_config={"ops": {op: {"config": {"files": [path.name]}}}},
-                tags={"feedback_platform/drop": path.name},
-            )
-    if not present:
-        yield dg.SkipReason("No drops in the landing folder.")
-    context.update_cursor(json.dumps(sorted(present)))
+    mirror = read_mirror(landing)
+    pending = [path for path in drop_files(landing, suffixes) if not mirror.is_settled(path)]
+    if not pending:
+        return dg.SkipReason(f"No new drops in {landing}.")
+    unfinished = _unfinished_runs(context.instance, job_name)
+    if unfinished:
+        return dg.SkipReason(
+            f"{len(pending)} new drop(s) wait for run {unfinished[0].run_id} to finish."
+        )
+    names = [path.name for path in pending]
+    return dg.RunRequest(
+        run_key=_run_key(mirror_key(path) for path in pending),
+        run_config={"ops": {op: {"config": {"files": names}}}},
+        tags={"feedback_platform/drops": ", ".join(names)[:2000]},
+    )
+
+
+def _unfinished_runs(instance: dg.DagsterInstance, job_name: str) -> list[dg.DagsterRun]:
+    runs = instance.get_runs(filters=dg.RunsFilter(statuses=_UNFINISHED))
+    return [run for run in runs if run.job_name in (job_name, PIPELINE_JOB_NAME)]
+
+
+def _run_key(keys: Iterable[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()[:32]
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[ingest_events_job],
+    request_job=participation_report_job,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def stale_reports_sensor(context: dg.RunStatusSensorContext):
+    """After a drop's run, report again each complete week whose data it changed.
+
+    The run's dbt step observes ``participation_weekly`` for every week whose report read rows
+    that have been rebuilt since (``reporting.stale_report_weeks``); this sensor turns those
+    observations, read from the run's event log, into one report run per week.
+    """
+    run_id = context.dagster_run.run_id
+    records = context.instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.ASSET_OBSERVATION
+    ).records
+    weeks = sorted(
+        {
+            observation.partition
+            for record in records
+            if (observation := record.asset_observation) is not None
+            and observation.asset_key == PARTICIPATION_WEEKLY
+            and observation.partition
+        }
+    )
+    if not weeks:
+        return dg.SkipReason(f"Run {run_id} changed no complete week's report.")
+    return [dg.RunRequest(run_key=f"{run_id}:{week}", partition_key=week) for week in weeks]

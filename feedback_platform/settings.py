@@ -13,6 +13,24 @@ from functools import cached_property
 from pathlib import Path
 
 DEV_USER_SALT = "feedback-platform-dev-salt"
+DEFAULT_PUBLISH_CRON = "0 2 * * *"  # daily at 02:00 UTC
+
+
+_dev_salt_warned = False
+
+
+def _warn_dev_salt_once() -> None:
+    """Settings are read by every asset and resource: say it once per process, not each time."""
+    global _dev_salt_warned
+    if _dev_salt_warned:
+        return
+    _dev_salt_warned = True
+    warnings.warn(
+        "FEEDBACK_PLATFORM_USER_SALT is not set; user ids are hashed with the public dev salt,"
+        " so anyone can reverse these user keys by hashing candidate ids. Fine for the demo;"
+        " set a secret salt in any deployment that sees real users.",
+        stacklevel=3,
+    )
 
 
 @dataclass(frozen=True)
@@ -23,17 +41,15 @@ class Settings:
     freshness_warn_hours: float = 12.0
     freshness_fail_hours: float = 24.0
     duckdb_memory_limit: str = "8GB"
+    #: When the datasets are published (cron, UTC); ``off`` leaves the schedule stopped.
+    publish_cron: str = DEFAULT_PUBLISH_CRON
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         salt = env.get("FEEDBACK_PLATFORM_USER_SALT")
         if not salt:
-            warnings.warn(
-                "FEEDBACK_PLATFORM_USER_SALT is not set; hashing user ids with the public dev "
-                "salt. Set a secret salt in any deployment that sees real users.",
-                stacklevel=2,
-            )
+            _warn_dev_salt_once()
             salt = DEV_USER_SALT
         home = Path(env.get("FEEDBACK_PLATFORM_HOME", "./data")).expanduser().resolve()
         dagster_home = env.get("DAGSTER_HOME")
@@ -45,6 +61,7 @@ class Settings:
             freshness_warn_hours=float(env.get("FEEDBACK_PLATFORM_FRESHNESS_WARN_HOURS", 12)),
             freshness_fail_hours=float(env.get("FEEDBACK_PLATFORM_FRESHNESS_FAIL_HOURS", 24)),
             duckdb_memory_limit=env.get("FEEDBACK_PLATFORM_DUCKDB_MEMORY_LIMIT", "8GB"),
+            publish_cron=env.get("FEEDBACK_PLATFORM_PUBLISH_CRON", DEFAULT_PUBLISH_CRON),
         )
 
     @cached_property

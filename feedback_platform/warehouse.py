@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import duckdb
+from dagster._utils.backoff import backoff
 from dagster_duckdb import DuckDBResource
 
 from feedback_platform.settings import Settings
@@ -71,8 +72,30 @@ def connection_config(settings: Settings) -> dict[str, str]:
     return {"memory_limit": settings.duckdb_memory_limit, "preserve_insertion_order": False}
 
 
+class WarehouseResource(DuckDBResource):
+    """dagster-duckdb's resource, but the connection is closed however the step ends.
+
+    Its ``get_connection`` yields without ``try``/``finally``: a step that fails inside the
+    ``with`` leaves its connection open, and with the in-process executor the next step's dbt
+    subprocess then waits on this very process's lock.
+    """
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = backoff(
+            fn=duckdb.connect,
+            retry_on=(RuntimeError, duckdb.IOException),
+            kwargs={"database": self.database, "config": self.connection_config},
+            max_retries=10,
+        )
+        try:
+            yield con
+        finally:
+            con.close()
+
+
 def duckdb_resource(settings: Settings) -> DuckDBResource:
-    return DuckDBResource(
+    return WarehouseResource(
         database=str(settings.warehouse_path), connection_config=connection_config(settings)
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 
 import duckdb
 from dagster import DagsterInstance
@@ -58,9 +59,7 @@ def test_run_reports_again_only_the_weeks_with_new_data(settings, capsys):
 
     # nothing new: no week is reported again
     assert main(["run"]) == 0
-    assert "1 complete weeks with sessions, 0 with data newer than their report" in (
-        capsys.readouterr().out
-    )
+    assert "0 weeks with data newer than their report" in capsys.readouterr().out
     assert report_runs(settings) == ["2026-10-05"]
 
     # another user's events two weeks later: only their week is reported
@@ -78,7 +77,7 @@ def test_run_reports_again_only_the_weeks_with_new_data(settings, capsys):
 
     # a full refresh reports every week
     assert main(["run", "--full-refresh"]) == 0
-    assert "2 complete weeks with sessions, 2 with data newer" in capsys.readouterr().out
+    assert "2 weeks with data newer than their report" in capsys.readouterr().out
 
 
 def test_run_full_refresh_rebuilds_models_an_upgrade_changed(settings, capsys):
@@ -103,17 +102,47 @@ def test_run_full_refresh_rebuilds_models_an_upgrade_changed(settings, capsys):
     assert query(settings, "select count(*) from intermediate.int_events_sessionized") == [(2,)]
 
 
-def test_run_fails_loudly_on_an_unreadable_drop_but_lands_the_others(settings, capsys):
-    write_jsonl(settings.events_landing_dir / "good.jsonl", [event("e1")])
+def test_an_unreadable_drop_is_named_and_does_not_block_the_others(settings, capsys):
+    write_jsonl(settings.events_landing_dir / "good.jsonl", [event("e1", "generation")])
     truncated = gzip.compress(b'{"event_id": "e2"}\n' * 1000)[:100]
     (settings.events_landing_dir / "cut.jsonl.gz").write_bytes(truncated)
 
-    assert main(["run"]) == 1
+    assert main(["run"]) == 0  # the good drop and everything downstream still run
     output = capsys.readouterr().out
-    assert "step FAILED: raw_feedback_events" in output
+    assert "check warning: raw_ingested_files drops_are_readable" in output
     assert "cut.jsonl.gz" in output  # the summary names the file to fix
+    assert "materialized marts/fct_generations" in output
     assert query(settings, "select event_id from raw.feedback_events") == [("e1",)]
     assert query(settings, "select file_name from raw.ingested_files") == [("good.jsonl",)]
+
+    # it stays out of the ledger, so the next run retries it
+    (settings.events_landing_dir / "cut.jsonl.gz").write_bytes(
+        gzip.compress(json.dumps(event("e2", "copy")).encode() + b"\n")
+    )
+    assert main(["run"]) == 0
+    assert query(settings, "select event_id from raw.feedback_events order by 1") == [
+        ("e1",),
+        ("e2",),
+    ]
+
+
+def test_publish_publishes_the_datasets_on_demand(settings, capsys):
+    write_jsonl(
+        settings.events_landing_dir / "day1.jsonl",
+        [event("e1", "generation"), event("e2", "edit")],
+    )
+    assert main(["run"]) == 0
+    latest = settings.datasets_dir / "preference_pairs" / "LATEST"
+    first = latest.read_text().strip()
+
+    # nothing changed: publishing again makes no new version
+    assert main(["publish"]) == 0
+    output = capsys.readouterr().out
+    assert "materialized preference_pairs" in output and "materialized contributor_impact" in output
+    assert latest.read_text().strip() == first
+    with DagsterInstance.from_config(str(settings.home / "dagster")) as instance:
+        jobs = [record.dagster_run.job_name for record in instance.get_run_records()]
+    assert "publish_datasets" in jobs
 
 
 def test_docs_builds_one_offline_page_with_every_model(settings, capsys):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from feedback_platform import settings as settings_module
 from feedback_platform.settings import DEV_USER_SALT, Settings
 
 
@@ -41,7 +42,11 @@ def test_an_explicit_dagster_home_wins(tmp_path):
     assert settings.dagster_home == Path(tmp_path / "elsewhere")
 
 
-def test_a_missing_salt_warns_and_uses_the_dev_salt(tmp_path):
-    with pytest.warns(UserWarning, match="FEEDBACK_PLATFORM_USER_SALT"):
-        settings = Settings.from_env({"FEEDBACK_PLATFORM_HOME": str(tmp_path)})
+def test_a_missing_salt_warns_once_and_uses_the_dev_salt(tmp_path, monkeypatch):
+    monkeypatch.setattr(settings_module, "_dev_salt_warned", False)
+    with pytest.warns(UserWarning, match="FEEDBACK_PLATFORM_USER_SALT") as warned:
+        for _ in range(9):  # every asset and resource of a run reads the settings
+            settings = Settings.from_env({"FEEDBACK_PLATFORM_HOME": str(tmp_path)})
+    assert len(warned) == 1
+    assert "reverse" in str(warned[0].message)  # it says plainly what the public salt means
     assert settings.user_salt == DEV_USER_SALT

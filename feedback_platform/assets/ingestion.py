@@ -18,6 +18,12 @@ from dagster_duckdb import DuckDBResource
 from duckdb import DuckDBPyConnection, InvalidInputException, IOException
 
 from feedback_platform.ingest.landing import drop_files
+from feedback_platform.ingest.ledger_mirror import (
+    LedgerMirror,
+    mirror_key,
+    read_mirror,
+    write_mirror,
+)
 from feedback_platform.ingest.load import (
     FileIngestResult,
     ReadDrop,
@@ -83,7 +89,9 @@ class DropTables:
     ledger: dg.AssetSpec
     ledger_check: str
     quarantine_check: str
+    readable_check: str
     ensure_tables: Callable[[DuckDBPyConnection], None]
+    suffixes: tuple[str, ...]
 
     @property
     def specs(self) -> list[dg.AssetSpec]:
@@ -98,6 +106,7 @@ class DropTables:
         return [
             dg.AssetCheckSpec(self.ledger_check, asset=self.ledger.key, blocking=True),
             dg.AssetCheckSpec(self.quarantine_check, asset=self.quarantine.key),
+            dg.AssetCheckSpec(self.readable_check, asset=self.ledger.key),
         ]
 
     def totals_sql(self) -> str:
@@ -130,7 +139,9 @@ EVENT_TABLES = DropTables(
     ),
     ledger_check="ledger_balances",
     quarantine_check="quarantine_share_is_low",
+    readable_check="drops_are_readable",
     ensure_tables=ensure_raw_schema,
+    suffixes=SUPPORTED_SUFFIXES,
 )
 
 
@@ -151,7 +162,9 @@ def raw_feedback_events(
     def ingest(con: DuckDBPyConnection, path: Path, drop: ReadDrop | None) -> FileIngestResult:
         return ingest_file(con, path, user_salt=settings.user_salt, read=drop)
 
-    yield from ingest_drops(context, duckdb, EVENT_TABLES, paths, ingest, read_ahead=read)
+    yield from ingest_drops(
+        context, duckdb, EVENT_TABLES, settings.events_landing_dir, paths, ingest, read_ahead=read
+    )
 
 
 class ReadAhead:
@@ -187,40 +200,23 @@ def ingest_drops(
     context: dg.AssetExecutionContext,
     warehouse: DuckDBResource,
     tables: DropTables,
+    landing: Path,
     paths: list[Path],
     ingest: Callable[[DuckDBPyConnection, Path, Any | None], FileIngestResult],
     read_ahead: Callable[[Path], Any] | None = None,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    """Ingest ``paths`` one file at a time with ``ingest(con, path, read)``, then report on
-    ``tables``: what the run added, the reasons rows were quarantined, and both checks.
+    """Ingest ``paths`` (drops in ``landing``) one file at a time with ``ingest(con, path,
+    read)``, mirror the ledger for the sensors, then report on ``tables``: what the run added,
+    the reasons rows were quarantined, and the checks.
 
     With ``read_ahead``, each drop not known to be ingested already is read by it on another
     thread while the one before is ingested, and ``ingest`` gets what it returned (else None).
     """
-    results: list[FileIngestResult] = []
-    unreadable: dict[str, str] = {}
     ledger = tables.ledger.metadata["table"]
     with warehouse.get_connection() as con:
         tables.ensure_tables(con)
-        ahead = None
-        if read_ahead is not None:
-            ahead = ReadAhead(read_ahead, [p for p in paths if not known_ingested(con, p, ledger)])
-        try:
-            for path in paths:
-                try:
-                    result = ingest(con, path, ahead.take(path) if ahead else None)
-                except _UNREADABLE_FILE_ERRORS as error:
-                    # A file that cannot be read at all (a truncated gzip, say) has no rows to
-                    # quarantine. It is rolled back and left out of the ledger, so the next run
-                    # retries it; the other drops still land.
-                    unreadable[path.name] = f"{type(error).__name__}: {error}"
-                    context.log.error(f"{path.name}: could not be read, nothing ingested: {error}")
-                    continue
-                context.log.info(_describe(result))
-                results.append(result)
-        finally:
-            if ahead is not None:
-                ahead.close()
+        results, unreadable = _ingest_each(context, con, paths, ingest, read_ahead, ledger)
+        _mirror_ledger(con, landing, tables, unreadable)
         rows_total, quarantined_total, files, unbalanced = con.execute(
             tables.totals_sql()
         ).fetchone()
@@ -233,6 +229,7 @@ def ingest_drops(
         metadata={
             "files_ingested": len(new),
             "files_already_ingested": len(results) - len(new),
+            "files_unreadable": len(unreadable),
             "rows_valid": sum(result.rows_valid for result in new),
             "rows_duplicate": sum(result.rows_duplicate for result in new),
             "dagster/row_count": rows_total,
@@ -265,12 +262,76 @@ def ingest_drops(
         f"(warns above {QUARANTINE_WARN_SHARE:.0%})",
         metadata={"quarantined_share": share},
     )
-    if unreadable:
-        raise dg.Failure(
-            description=f"{len(unreadable)} drop(s) could not be read and were not ingested: "
-            + "; ".join(f"{name} ({reason})" for name, reason in unreadable.items()),
-            metadata={"unreadable_files": dg.MetadataValue.json(unreadable)},
-        )
+    yield dg.AssetCheckResult(
+        check_name=tables.readable_check,
+        asset_key=tables.ledger.key,
+        passed=not unreadable,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"{len(unreadable)} drop(s) could not be read, nothing of them was ingested and"
+            " the next run retries them: "
+            + "; ".join(f"{name} ({reason})" for name, reason in unreadable.items())
+            if unreadable
+            else "every drop of this run could be read"
+        ),
+        metadata={"unreadable_files": dg.MetadataValue.json(unreadable)},
+    )
+
+
+def _ingest_each(
+    context: dg.AssetExecutionContext,
+    con: DuckDBPyConnection,
+    paths: list[Path],
+    ingest: Callable[[DuckDBPyConnection, Path, Any | None], FileIngestResult],
+    read_ahead: Callable[[Path], Any] | None,
+    ledger: str,
+) -> tuple[list[FileIngestResult], dict[str, str]]:
+    """Each drop in its own transaction. A file that cannot be read at all (a truncated gzip,
+    say) has no rows to quarantine: it is rolled back and left out of the ledger, so the next
+    run retries it, and the other drops still land. Returns the results and, by file name, why
+    a drop could not be read."""
+    results: list[FileIngestResult] = []
+    unreadable: dict[str, str] = {}
+    ahead = None
+    if read_ahead is not None:
+        ahead = ReadAhead(read_ahead, [p for p in paths if not known_ingested(con, p, ledger)])
+    try:
+        for path in paths:
+            try:
+                result = ingest(con, path, ahead.take(path) if ahead else None)
+            except _UNREADABLE_FILE_ERRORS as error:
+                unreadable[path.name] = f"{type(error).__name__}: {error}"
+                context.log.error(f"{path.name}: could not be read, nothing ingested: {error}")
+                continue
+            context.log.info(_describe(result))
+            results.append(result)
+    finally:
+        if ahead is not None:
+            ahead.close()
+    return results, unreadable
+
+
+def _mirror_ledger(
+    con: DuckDBPyConnection, landing: Path, tables: DropTables, unreadable: dict[str, str]
+) -> None:
+    """Tell the sensors, without their opening the warehouse, which drops still in ``landing``
+    the ledger holds and which could not be read (ledger_mirror.py): they start no run for
+    those. A drop ingested by any run, the CLI's included, is mirrored here."""
+    ledger = tables.ledger.metadata["table"]
+    keys = {mirror_key(path): path for path in drop_files(landing, tables.suffixes)}
+    ingested = frozenset(key for key, path in keys.items() if known_ingested(con, path, ledger))
+    # a drop this run could not read, and one an earlier run could not read and this one left
+    still_unreadable = {
+        **{key: reason for key, reason in read_mirror(landing).unreadable.items() if key in keys},
+        **{key: unreadable[path.name] for key, path in keys.items() if path.name in unreadable},
+    }
+    write_mirror(
+        landing,
+        LedgerMirror(
+            ingested=ingested,
+            unreadable={k: r for k, r in still_unreadable.items() if k not in ingested},
+        ),
+    )
 
 
 def requested_paths(

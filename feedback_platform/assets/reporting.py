@@ -18,6 +18,7 @@ from feedback_platform.resources import PlatformResource
 
 FCT_SESSIONS = dg.AssetKey(["marts", "fct_sessions"])
 FCT_GENERATIONS = dg.AssetKey(["marts", "fct_generations"])
+PARTICIPATION_WEEKLY = dg.AssetKey("participation_weekly")
 
 PARTICIPATION_TABLE = "reports.participation_weekly"
 SKEW_TABLE = "reports.participation_skew_weekly"
@@ -262,6 +263,19 @@ def weeks_with_new_inputs(con: duckdb.DuckDBPyConnection) -> set[date]:
         for week, stamp in stamps.items()
         if week not in built or (stamp is not None and (built[week] is None or built[week] < stamp))
     }
+
+
+def stale_report_weeks(con: duckdb.DuckDBPyConnection, *, every_week: bool = False) -> list[str]:
+    """Partition keys of the complete weeks (ended, with sessions) whose report is missing or
+    read rows rebuilt since; with ``every_week``, of every complete week. The dbt step asks this
+    after each build, so reports follow the data in the UI as in the CLI."""
+    weeks = con.execute(
+        "select distinct strftime(date_trunc('week', started_at), '%Y-%m-%d')"
+        " from marts.fct_sessions order by 1"
+    ).fetchall()
+    ended = set(weekly_partitions.get_partition_keys())
+    changed = set() if every_week else {week.isoformat() for week in weeks_with_new_inputs(con)}
+    return [week for (week,) in weeks if week in ended and (every_week or week in changed)]
 
 
 # Explicit participation by week and segment for the chart, from the marts (not from earlier

@@ -181,29 +181,7 @@ def review_agreement(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     more reviews and a clear majority, in a batch whose alpha is at least 0.667, become
     ``review`` preference pairs (``review.review_pairs``); a batch below it is not used."""
     with duckdb.get_connection() as con:
-        ensure_review_label_schema(con)  # review.review_items included
-        labels = con.execute(
-            """
-            select labels.source_file, items.reason, labels.item_id, labels.reviewer_id,
-                labels.label
-            from raw.review_labels as labels
-            inner join review.review_items as items using (item_id)
-            """
-        ).fetchall()
-        rows = agreement_rows(labels)
-        con.execute("begin transaction")
-        try:
-            con.execute(_AGREEMENT_DDL)
-            if rows:
-                con.executemany(
-                    f"insert into {AGREEMENT_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?)", rows
-                )
-            con.execute(_ITEM_AGREEMENT_SQL)
-            con.execute(_REVIEW_PAIRS_SQL)
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
+        rows = write_agreement(con)
         [(pairs,)] = con.execute(f"select count(*) from {REVIEW_PAIRS_TABLE}").fetchall()
 
     batches = [row for row in rows if row.reason == "all"]
@@ -292,6 +270,43 @@ def _all_first(entry: tuple[tuple[str, str], list]) -> tuple[str, bool, str]:
     return batch, reason != "all", reason
 
 
+def write_agreement(con: duckdb.DuckDBPyConnection) -> list[BatchAgreement]:
+    """Measure every batch's labels and replace the agreement tables and the reviewed pairs
+    in one transaction; return the rows of ``review.agreement``."""
+    ensure_review_label_schema(con)  # review.review_items included
+    labels = con.execute(
+        """
+        select labels.source_file, items.reason, labels.item_id, labels.reviewer_id,
+            labels.label
+        from raw.review_labels as labels
+        inner join review.review_items as items using (item_id)
+        """
+    ).fetchall()
+    rows = agreement_rows(labels)
+    con.execute("begin transaction")
+    try:
+        con.execute(_AGREEMENT_DDL)
+        if rows:
+            con.executemany(f"insert into {AGREEMENT_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        con.execute(_ITEM_AGREEMENT_SQL)
+        con.execute(_REVIEW_PAIRS_SQL)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return rows
+
+
+def _agreement_written(con: duckdb.DuckDBPyConnection) -> bool:
+    schema, table = ITEM_AGREEMENT_TABLE.split(".")
+    return bool(
+        con.execute(
+            "select 1 from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchone()
+    )
+
+
 class ReviewQueueConfig(dg.Config):
     max_items: int = 500
     """Items in the open queue at most."""
@@ -356,6 +371,8 @@ def review_queue(
     path = platform.settings().review_dir / "queue.jsonl"
     with duckdb.get_connection() as con:
         ensure_review_label_schema(con)  # review.review_items included
+        if not _agreement_written(con):  # a new home whose first run is a drop's
+            write_agreement(con)
         con.execute("begin transaction")
         try:
             con.execute(

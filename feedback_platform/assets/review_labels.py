@@ -42,7 +42,9 @@ REVIEW_LABEL_TABLES = DropTables(
     ),
     ledger_check="review_ledger_balances",
     quarantine_check="review_quarantine_share_is_low",
+    readable_check="review_drops_are_readable",
     ensure_tables=ensure_review_label_schema,
+    suffixes=REVIEW_DROP_SUFFIXES,
 )
 
 
@@ -62,6 +64,7 @@ def raw_review_labels(
         context,
         duckdb,
         REVIEW_LABEL_TABLES,
+        landing,
         paths,
         lambda con, path, _: ingest_review_file(con, path),
     )

@@ -16,7 +16,9 @@ from dagster_dbt import (
     DbtCliResource,
     dbt_assets,
 )
+from dagster_duckdb import DuckDBResource
 
+from feedback_platform.assets.reporting import PARTICIPATION_WEEKLY, stale_report_weeks
 from feedback_platform.dbt_project import dbt_environment, dbt_project
 from feedback_platform.resources import PlatformResource
 
@@ -49,6 +51,7 @@ def dbt_models(
     config: DbtBuildConfig,
     dbt: DbtCliResource,
     platform: PlatformResource,
+    duckdb: DuckDBResource,
 ):
     settings = platform.settings()
     # The dbt subprocess inherits this process's environment; its profile reads the path here.
@@ -57,3 +60,24 @@ def dbt_models(
     # One target folder per home, not one per run: dbt finds the parse it saved last time
     # (about 2 s of every run). Runs that open the warehouse never overlap (pool "duckdb").
     yield from dbt.cli(args, context=context, target_path=settings.dbt_target_dir).stream()
+    observe_stale_reports(context, duckdb, every_week=config.full_refresh)
+
+
+def observe_stale_reports(
+    context: dg.AssetExecutionContext, warehouse: DuckDBResource, *, every_week: bool
+) -> None:
+    """Observe ``participation_weekly`` for each complete week whose report the build made
+    stale. The observations show on the report's partitions in the UI; ``stale_reports_sensor``
+    and ``feedback-platform run`` turn them into report runs. Asked here, while this step holds
+    the warehouse, because sensors never open it."""
+    with warehouse.get_connection() as con:
+        weeks = stale_report_weeks(con, every_week=every_week)
+    for week in weeks:
+        context.log_event(
+            dg.AssetObservation(
+                asset_key=PARTICIPATION_WEEKLY,
+                partition=week,
+                metadata={"stale": "the week's sessions or generations were rebuilt"},
+            )
+        )
+    context.log.info(f"weekly reports to refresh: {', '.join(weeks) or 'none'}")
