@@ -3,7 +3,19 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
+# dg compares the active venv with the project's and warns when they differ.
+export VIRTUAL_ENV := $(abspath $(VENV))
 MANIFEST := dbt_project/target/manifest.json
+
+# A .venv made by another Python (an upgrade, or another machine's interpreter) cannot be
+# reused: remove it, so the rule below makes a new one with $(PYTHON).
+PYTHON_ID = import sys; print(sys.base_prefix, sys.version)
+ifneq ($(wildcard $(VENV)),)
+ifneq ($(shell $(BIN)/python -c '$(PYTHON_ID)' 2>/dev/null),$(shell $(PYTHON) -c '$(PYTHON_ID)'))
+$(info $(VENV) was made by another Python than $(PYTHON): making it again)
+$(shell rm -rf $(VENV))
+endif
+endif
 
 .PHONY: demo test lint ui docs bench bench-ingest clean
 
@@ -22,6 +34,7 @@ demo: $(MANIFEST)
 	feedback-platform demo
 
 test: lint $(MANIFEST)
+	dg check defs
 	python -m pytest
 
 lint: $(BIN)/feedback-platform

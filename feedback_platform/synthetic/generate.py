@@ -393,7 +393,9 @@ def generate_drops(
     seed: int = 7,
     start: datetime | None = None,
 ) -> list[Path]:
-    """Write synthetic event drops into ``out_dir``; return the files in drop order."""
+    """Write synthetic event drops into ``out_dir``; return the files in drop order. File names
+    carry the date and the seed (``events-2026-10-05-seed7.jsonl``), so drops generated with
+    another seed never take the name of a demo drop."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     simulator = _Simulator(users, days, seed, start or DEFAULT_START)
@@ -403,11 +405,12 @@ def generate_drops(
     for day, drop in enumerate(drops):
         date = (simulator.start + timedelta(days=day)).strftime("%Y-%m-%d")
         lines = [json.dumps(event, separators=(",", ":")) for event in drop.events]
-        files.append(_write_day(out_dir, date, day, drop.events, _with_malformed(lines, day)))
+        stem = f"events-{date}-seed{seed}"
+        files.append(_write_day(out_dir, stem, day, drop.events, _with_malformed(lines, day)))
     if late:
         last_date = (simulator.start + timedelta(days=days - 1)).strftime("%Y-%m-%d")
         lines = [json.dumps(event, separators=(",", ":")) for event in late]
-        files.append(_write_text(out_dir / f"events-late-{last_date}.jsonl", lines))
+        files.append(_write_text(out_dir / f"events-late-{last_date}-seed{seed}.jsonl", lines))
     return files
 
 
@@ -497,15 +500,15 @@ def _with_malformed(lines: list[str], day: int) -> list[str]:
     return lines[:middle] + planted + lines[middle:]
 
 
-def _write_day(out_dir: Path, date: str, day: int, events: list[dict], lines: list[str]) -> Path:
+def _write_day(out_dir: Path, stem: str, day: int, events: list[dict], lines: list[str]) -> Path:
     """Most days are JSONL; day 2 is gzip, day 3 Parquet, day 8 CSV (if the run is that long)."""
     if day == 2:
-        return _write_gzip(out_dir / f"events-{date}.jsonl.gz", lines)
+        return _write_gzip(out_dir / f"{stem}.jsonl.gz", lines)
     if day == 3:
-        return _write_parquet(out_dir / f"events-{date}.parquet", events)
+        return _write_parquet(out_dir / f"{stem}.parquet", events)
     if day == 8:
-        return _write_csv(out_dir / f"events-{date}.csv", events)
-    return _write_text(out_dir / f"events-{date}.jsonl", lines)
+        return _write_csv(out_dir / f"{stem}.csv", events)
+    return _write_text(out_dir / f"{stem}.jsonl", lines)
 
 
 def _refuse_overwrite(path: Path) -> None:

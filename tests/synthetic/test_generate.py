@@ -50,6 +50,8 @@ def test_same_arguments_give_identical_bytes(tmp_path, drops):
     assert [p.name for p in again] == [p.name for p in drops]
     assert all(a.read_bytes() == b.read_bytes() for a, b in zip(again, drops, strict=True))
     other = generate_drops(tmp_path / "other", users=120, days=10, seed=4)
+    # another seed never takes a name of these drops (copying it in overwrites none)
+    assert not {p.name for p in other} & {p.name for p in drops}
     assert other[0].read_bytes() != drops[0].read_bytes()
 
 
