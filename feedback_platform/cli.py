@@ -261,23 +261,85 @@ def _docs(_: argparse.Namespace) -> int:
 
 
 def _ui(args: argparse.Namespace) -> int:
+    """`dg dev` for this platform home, stopped cleanly by Ctrl-C, SIGINT, SIGTERM or SIGHUP.
+
+    dg dev (the webserver, daemon, code servers and run workers under it) runs in a session of
+    its own, with this process as its parent: a signal here becomes SIGINT to that whole
+    process group, then SIGKILL of what is left after a grace period (a second signal kills at
+    once). The dagster processes must not inherit an ignored SIGINT (a background job of a
+    non-interactive shell starts with SIGINT ignored): Python would keep ignoring it, and
+    dagster gives SIGTERM the SIGINT handler, so neither would stop them. Installing handlers
+    here first means the child starts with the default dispositions (exec resets them).
+    """
+    import signal
+    import time
+
+    from feedback_platform.dbt_project import DBT_PROJECT_DIR
     from feedback_platform.instance import ensure_instance_home
     from feedback_platform.resources import executable
 
+    grace_seconds = 8.0
     settings = Settings.from_env()
     settings.ensure_dirs()
+    venv_bin = Path(sys.executable).parent
+    # the folder whose pyproject.toml names the code location for dg ([tool.dg])
+    project_root = DBT_PROJECT_DIR.parent
     env = {
         **os.environ,
         "DAGSTER_HOME": str(ensure_instance_home(settings)),
         "FEEDBACK_PLATFORM_HOME": str(settings.home),
         # the code server and `dbt parse` on load look for dbt on PATH: put this venv first
-        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+        "PATH": os.pathsep.join([str(venv_bin), os.environ.get("PATH", "")]),
+        "VIRTUAL_ENV": str(venv_bin.parent),
     }
-    dagster = executable("dagster")
-    command = [dagster, "dev", "-m", "feedback_platform.definitions", "-p", str(args.port)]
-    print(f"Serving the Dagster UI on http://localhost:{args.port} (Ctrl-C to stop)")
-    os.execvpe(dagster, command, env)
-    return 0
+    command = [executable("dg"), "dev", "--target-path", str(project_root), "-p", str(args.port)]
+
+    requests: list[int] = []
+    stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    for signum in stops:
+        signal.signal(signum, lambda signum, _frame: requests.append(signum))
+    print(f"Serving the Dagster UI on http://localhost:{args.port} (Ctrl-C to stop)", flush=True)
+    process = subprocess.Popen(command, env=env, cwd=project_root, start_new_session=True)
+    group = process.pid
+
+    def signal_group(signum: int) -> bool:
+        """Send ``signum`` to dg dev's process group; False once the group is empty."""
+        try:
+            os.killpg(group, signum)
+        except ProcessLookupError:
+            return False
+        return True
+
+    deadline = None  # when the group gets SIGKILL
+    killed = False
+    while True:
+        time.sleep(0.1)
+        exited = process.poll() is not None
+        if deadline is None and (requests or exited):
+            # a stop was asked for, or dg dev ended by itself: the rest of its group goes too
+            if requests:
+                print("Stopping the Dagster UI ...", flush=True)
+            if not signal_group(signal.SIGINT):
+                break
+            deadline = time.monotonic() + grace_seconds
+        elif (
+            deadline is not None
+            and not killed
+            and (len(requests) > 1 or time.monotonic() >= deadline)
+        ):
+            signal_group(signal.SIGKILL)
+            killed = True
+            deadline = time.monotonic() + 2  # the kernel's time to remove them
+        if exited and not signal_group(0):
+            break
+        if killed and time.monotonic() >= deadline:
+            break  # only unreaped zombies can be left
+    for signum in stops:
+        signal.signal(signum, signal.SIG_DFL)
+    if requests:
+        print("The Dagster UI stopped" + (" (killed after the grace period)." if killed else "."))
+        return 0
+    return process.returncode
 
 
 if __name__ == "__main__":
