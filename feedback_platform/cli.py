@@ -7,10 +7,11 @@ import math
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 
 from feedback_platform.ingest.landing import drop_files
 from feedback_platform.ingest.readers import SUPPORTED_SUFFIXES
@@ -18,6 +19,7 @@ from feedback_platform.review.labels import REVIEW_DROP_SUFFIXES
 from feedback_platform.settings import Settings
 
 PIPELINE_JOB = "feedback_pipeline"
+PUBLISH_JOB_NAME = "publish_datasets"
 REPORT_JOB = "participation_report"
 
 
@@ -45,6 +47,13 @@ def _parser() -> argparse.ArgumentParser:
         " changed their columns, or to start them over)",
     )
     run.set_defaults(handler=_run)
+
+    publish = commands.add_parser(
+        "publish",
+        help="publish new dataset versions now (preference pairs, KTO signals) and contributor"
+        " impact, as the daily schedule does",
+    )
+    publish.set_defaults(handler=_publish)
 
     demo = commands.add_parser(
         "demo", help="generate drops into an empty landing folder, then run everything"
@@ -83,14 +92,15 @@ def _run(args: argparse.Namespace) -> int:
     return run_pipeline(Settings.from_env(), full_refresh=args.full_refresh)
 
 
+def _publish(_: argparse.Namespace) -> int:
+    return publish(Settings.from_env())
+
+
 def run_pipeline(settings: Settings, *, full_refresh: bool = False) -> int:
     """Materialize every asset in this process, on the platform's own Dagster instance: the
-    pipeline, then the weekly report for every complete week that has sessions and data newer
-    than its report. ``full_refresh`` rebuilds the incremental dbt models from all raw events,
-    and reports every complete week again."""
-    from feedback_platform.definitions import build_definitions
-    from feedback_platform.instance import platform_instance
-
+    pipeline, then the weekly report for every complete week whose data the pipeline changed
+    (as its dbt step observed). ``full_refresh`` rebuilds the incremental dbt models from all
+    raw events, and reports every complete week again."""
     settings.ensure_dirs()
     print(f"Platform home: {settings.home}")
     for folder, suffixes in (
@@ -99,55 +109,70 @@ def run_pipeline(settings: Settings, *, full_refresh: bool = False) -> int:
     ):
         pending = drop_files(folder, suffixes)
         print(f"Drops in {folder}: {len(pending)} (ingested ones are skipped)")
-    defs = build_definitions(settings)
-    run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
-    with platform_instance(settings) as instance:
-        pipeline_config = {
-            **run_config,
-            "ops": {"dbt_models": {"config": {"full_refresh": full_refresh}}},
-        }
-        result = defs.resolve_job_def(PIPELINE_JOB).execute_in_process(
-            instance=instance, raise_on_error=False, run_config=pipeline_config
+    return run_job(
+        settings, PIPELINE_JOB, ops={"dbt_models": {"config": {"full_refresh": full_refresh}}}
+    )
+
+
+def publish(settings: Settings) -> int:
+    """Publish the datasets now (what the daily schedule does), in this process."""
+    return run_job(settings, PUBLISH_JOB_NAME, reports=False)
+
+
+def run_job(
+    settings: Settings, job_name: str, *, ops: dict | None = None, reports: bool = True
+) -> int:
+    """Execute ``job_name`` in this process on the platform's instance and print its summary;
+    then, with ``reports``, the weekly report of every week its dbt step observed as stale (what
+    ``stale_reports_sensor`` asks for after a drop's run). Non-zero when anything failed."""
+    run_config = {**_RUN_CONFIG, **({"ops": ops} if ops else {})}
+    with _platform(settings) as (defs, instance):
+        result = defs.resolve_job_def(job_name).execute_in_process(
+            instance=instance, raise_on_error=False, run_config=run_config
         )
         code = _print_summary(result, settings)
-        if code != 0:
-            print("Weekly reports not refreshed: the pipeline failed.")
+        if not reports:
             return code
-        report_job = defs.resolve_job_def(REPORT_JOB)
-        complete, weeks = _weeks_to_report(settings, report_job.partitions_def, full_refresh)
+        if code != 0:
+            print("Weekly reports not refreshed: the run failed.")
+            return code
+        weeks = _stale_report_weeks(result)
         print(
-            f"\nWeekly participation reports: {len(complete)} complete weeks with sessions,"
-            f" {len(weeks)} with data newer than their report"
+            f"\nWeekly participation reports: {len(weeks)} weeks with data newer than their report"
         )
+        report_job = defs.resolve_job_def(REPORT_JOB)
         for week in weeks:
             report = report_job.execute_in_process(
-                instance=instance, raise_on_error=False, run_config=run_config, partition_key=week
+                instance=instance, raise_on_error=False, run_config=_RUN_CONFIG, partition_key=week
             )
             code = max(code, _print_report_summary(report, week))
     return code
 
 
-def _weeks_to_report(
-    settings: Settings, partitions_def: dg.PartitionsDefinition, full_refresh: bool
-) -> tuple[list[str], list[str]]:
-    """Report weeks (partition keys) that have sessions and have ended, and those of them whose
-    report is missing or read rows rebuilt since (all of them on a full refresh): months of
-    history are not reported again on every run."""
-    from feedback_platform.assets.reporting import weeks_with_new_inputs
-    from feedback_platform.warehouse import open_warehouse
+_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
-    with open_warehouse(settings, read_only=True) as con:
-        try:
-            weeks = con.execute(
-                "select distinct strftime(date_trunc('week', started_at), '%Y-%m-%d')"
-                " from marts.fct_sessions order by 1"
-            ).fetchall()
-        except duckdb.CatalogException:  # the marts were never built
-            return [], []
-        changed = {week.isoformat() for week in weeks_with_new_inputs(con)}
-    keys = set(partitions_def.get_partition_keys())  # only weeks that have ended
-    complete = [week for (week,) in weeks if week in keys]
-    return complete, [week for week in complete if full_refresh or week in changed]
+
+@contextmanager
+def _platform(settings: Settings) -> Iterator[tuple[dg.Definitions, dg.DagsterInstance]]:
+    """The code location and the platform's own instance, so the UI shows the CLI's runs."""
+    from feedback_platform.definitions import build_definitions
+    from feedback_platform.instance import platform_instance
+
+    settings.ensure_dirs()
+    with platform_instance(settings) as instance:
+        yield build_definitions(settings), instance
+
+
+def _stale_report_weeks(result: dg.ExecuteInProcessResult) -> list[str]:
+    """The weeks the run's dbt step observed ``participation_weekly`` for: their data changed."""
+    return sorted(
+        {
+            event.asset_observation_data.asset_observation.partition
+            for event in result.all_events
+            if event.event_type == dg.DagsterEventType.ASSET_OBSERVATION
+            and event.asset_key == dg.AssetKey("participation_weekly")
+        }
+    )
 
 
 def _print_report_summary(result: dg.ExecuteInProcessResult, week: str) -> int:
