@@ -13,6 +13,13 @@ from functools import cached_property
 from pathlib import Path
 
 DEV_USER_SALT = "feedback-platform-dev-salt"
+
+#: Ingestion limits (README, "Settings"): the decompressed bytes of one drop, the bytes of one
+#: line (a row as read), and the characters of one text field.
+DEFAULT_MAX_DROP_BYTES = 4 * 1024**3
+DEFAULT_MAX_LINE_BYTES = 1024**2
+DEFAULT_MAX_TEXT_CHARS = 100_000
+
 DEFAULT_PUBLISH_CRON = "0 2 * * *"  # daily at 02:00 UTC
 
 
@@ -41,6 +48,9 @@ class Settings:
     freshness_warn_hours: float = 12.0
     freshness_fail_hours: float = 24.0
     duckdb_memory_limit: str = "8GB"
+    max_drop_bytes: int = DEFAULT_MAX_DROP_BYTES
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    max_text_chars: int = DEFAULT_MAX_TEXT_CHARS
     #: When the datasets are published (cron, UTC); ``off`` leaves the schedule stopped.
     publish_cron: str = DEFAULT_PUBLISH_CRON
 
@@ -61,6 +71,9 @@ class Settings:
             freshness_warn_hours=float(env.get("FEEDBACK_PLATFORM_FRESHNESS_WARN_HOURS", 12)),
             freshness_fail_hours=float(env.get("FEEDBACK_PLATFORM_FRESHNESS_FAIL_HOURS", 24)),
             duckdb_memory_limit=env.get("FEEDBACK_PLATFORM_DUCKDB_MEMORY_LIMIT", "8GB"),
+            max_drop_bytes=int(env.get("FEEDBACK_PLATFORM_MAX_DROP_BYTES", DEFAULT_MAX_DROP_BYTES)),
+            max_line_bytes=int(env.get("FEEDBACK_PLATFORM_MAX_LINE_BYTES", DEFAULT_MAX_LINE_BYTES)),
+            max_text_chars=int(env.get("FEEDBACK_PLATFORM_MAX_TEXT_CHARS", DEFAULT_MAX_TEXT_CHARS)),
             publish_cron=env.get("FEEDBACK_PLATFORM_PUBLISH_CRON", DEFAULT_PUBLISH_CRON),
         )
 

@@ -8,6 +8,7 @@ and for every file ``rows_valid + rows_quarantined + rows_duplicate = rows_read`
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,9 +20,19 @@ import duckdb
 import pyarrow as pa
 
 from feedback_platform.ingest.landing import drop_key
-from feedback_platform.ingest.pseudonymize import USER_ID_IN_TEXT, key_table, user_key
-from feedback_platform.ingest.readers import read_rows, stage_rows
+from feedback_platform.ingest.pseudonymize import REDACTION_MACROS, hmac_pads, key_table, user_key
+from feedback_platform.ingest.readers import (
+    OVERSIZE_PREVIEW_BYTES,
+    check_regular_file,
+    read_rows,
+    stage_rows,
+)
 from feedback_platform.ingest.validate import EVENT_COLUMNS, VALIDATE_SQL
+from feedback_platform.settings import (
+    DEFAULT_MAX_DROP_BYTES,
+    DEFAULT_MAX_LINE_BYTES,
+    DEFAULT_MAX_TEXT_CHARS,
+)
 from feedback_platform.warehouse import ensure_raw_schema
 
 
@@ -46,12 +57,14 @@ class RowCounts(NamedTuple):
     reasons: dict[str, int]
 
 
-#: The sha256 of each drop by folder, name, size and modification time, so an ingested file that
-#: stays in the landing folder is recognised without being read again: re-hashing months of
-#: drops costs more than ingesting a new one (27 files, 4 GB: ~6 s a run at 10M events).
+#: The sha256 of each drop by folder, name, size, modification time, inode and inode change
+#: time, so an ingested file that stays in the landing folder is recognised without being read
+#: again: re-hashing months of drops costs more than ingesting a new one (27 files, 4 GB: ~6 s a
+#: run at 10M events). The change time cannot be set back, so a rewrite that restores size and
+#: mtime is still a new key.
 _SHA256_CACHE_DDL = """
 create table if not exists raw.drop_sha256 (
-    drop_key varchar primary key,  -- <folder>/<name>:<size>:<mtime_ns>
+    drop_key varchar primary key,  -- <folder>/<name>:<size>:<mtime_ns>:<inode>:<ctime_ns>
     sha256 varchar not null
 );
 """
@@ -83,12 +96,15 @@ def known_ingested(con: duckdb.DuckDBPyConnection, path: Path, ledger: str) -> b
 
 
 def _cache_key(path: Path) -> str:
-    return f"{path.parent.name}/{drop_key(path)}"
+    stat = path.stat()
+    return f"{path.parent.name}/{drop_key(path)}:{stat.st_ino}:{stat.st_ctime_ns}"
 
 
 def file_sha256(path: Path) -> str:
+    """The sha256 of a regular file's bytes (a symlink is refused, not followed)."""
+    check_regular_file(path)
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as handle:
         while block := handle.read(8 * 1024 * 1024):
             digest.update(block)
     return digest.hexdigest()
@@ -103,13 +119,24 @@ class ReadDrop:
     rows: pa.Table
 
 
-def read_drop(path: Path, *, user_salt: str) -> ReadDrop:
+def read_drop(
+    path: Path,
+    *,
+    user_salt: str,
+    max_drop_bytes: int = DEFAULT_MAX_DROP_BYTES,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+) -> ReadDrop:
     """Hash and read ``path`` without touching the warehouse, so that the next drop is read
     while the warehouse ingests the current one (about 0.45 s of single-threaded work in every
-    150 MB drop)."""
+    150 MB drop). Raises ``ValueError`` for a drop over a limit (see ``read_rows``)."""
     return ReadDrop(
         sha256=file_sha256(path),
-        rows=read_rows(path, pseudonymize=partial(user_key, salt=user_salt)),
+        rows=read_rows(
+            path,
+            pseudonymize=partial(user_key, salt=user_salt),
+            max_drop_bytes=max_drop_bytes,
+            max_line_bytes=max_line_bytes,
+        ),
     )
 
 
@@ -121,22 +148,36 @@ def ingest_file(
     read: ReadDrop | None = None,
     ingested_at: datetime | None = None,
     before_commit: Callable[[], None] | None = None,
+    max_drop_bytes: int = DEFAULT_MAX_DROP_BYTES,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
 ) -> FileIngestResult:
     """Load the event drop ``path`` into the raw tables, all or nothing (see ``ingest_once``),
-    from ``read`` when it was read ahead (``read_drop``)."""
+    from ``read`` when it was read ahead (``read_drop``). A line over ``max_line_bytes`` is
+    quarantined as ``too_large:line``, a text field over ``max_text_chars`` characters as
+    ``too_large:<field>``; a drop over ``max_drop_bytes`` raises ``ValueError``."""
     ensure_raw_schema(con)
+    pads = hmac_pads(user_salt)
 
     def load_events(ingested_at: datetime) -> RowCounts:
         if read is None:
-            stage_rows(con, read_rows(path, pseudonymize=partial(user_key, salt=user_salt)))
+            rows = read_rows(
+                path,
+                pseudonymize=partial(user_key, salt=user_salt),
+                max_drop_bytes=max_drop_bytes,
+                max_line_bytes=max_line_bytes,
+            )
+            stage_rows(con, rows)
         else:
             stage_rows(con, read.rows)
-        con.execute(VALIDATE_SQL)
+        con.execute(REDACTION_MACROS)
+        limits = {"max_line_bytes": max_line_bytes, "max_text_chars": max_text_chars}
+        con.execute(VALIDATE_SQL, limits | pads)
         _register_user_keys(con, user_salt)
         con.execute(_CLASSIFY_SQL)
         params = {"source_file": path.name, "ingested_at": ingested_at}
         con.execute(_INSERT_EVENTS_SQL, params)
-        con.execute(_INSERT_QUARANTINE_SQL, params)
+        con.execute(_INSERT_QUARANTINE_SQL, params | pads)
         con.unregister("staged_rows")
         return _row_counts(con)
 
@@ -209,28 +250,16 @@ def ingest_once(
 
 
 def _register_user_keys(con: duckdb.DuckDBPyConnection, salt: str) -> None:
+    """The key of each distinct user id of the valid rows (quarantined rows are redacted in
+    SQL, ``redact_raw_user_ids``)."""
     values = {
         row[0]
         for row in con.execute(
-            "select distinct user_id from validated_rows where user_id is not null"
+            "select distinct user_id from validated_rows"
+            " where reason is null and user_id is not null"
         ).fetchall()
     }
-    escaped = {
-        row[0]
-        for row in con.execute(
-            f"""
-            select distinct coalesce(
-                nullif(regexp_extract(raw_text, '{USER_ID_IN_TEXT}', 1), ''),
-                nullif(regexp_extract(raw_text, '{USER_ID_IN_TEXT}', 2), '')
-            )
-            from validated_rows
-            join staged_rows using (row_id)
-            where reason is not null
-            """
-        ).fetchall()
-        if row[0] is not None
-    }
-    keys = key_table(values, escaped, salt)
+    keys = key_table(values, salt)
     table = pa.table(
         {"raw_value": pa.array(list(keys), pa.string()), "user_key": pa.array(list(keys.values()))}
     )
@@ -325,50 +354,34 @@ where v.reason is null
 
 """
 
+# Every user id in the raw text is replaced by its key (see ``pseudonymize.py``); a line too
+# large to store is kept as its first bytes.
 _INSERT_QUARANTINE_SQL = f"""
 insert into raw.quarantined_events
 with rejected as (
     select
         v.line_number,
-        s.raw_text,
+        case
+            when v.reason = 'too_large:line' then left(s.raw_text, {OVERSIZE_PREVIEW_BYTES})
+            else s.raw_text
+        end as raw_text,
         coalesce(v.reason, c.status) as reason,
-        v.event_id,
-        v.user_id
+        v.event_id
     from validated_rows as v
     left join classified_rows as c using (line_number)
     join staged_rows as s using (row_id)
     where v.reason is not null or c.status = 'duplicate_conflict'
 ),
 
-located as (
-    select
-        *,
-        coalesce(
-            nullif(regexp_extract(raw_text, '{USER_ID_IN_TEXT}', 1), ''),
-            nullif(regexp_extract(raw_text, '{USER_ID_IN_TEXT}', 2), '')
-        ) as user_id_as_written
-    from rejected
-),
-
 final as (
     select
         $source_file as source_file,
-        located.line_number,
-        case
-            when coalesce(as_written.user_key, as_parsed.user_key) is null then located.raw_text
-            else regexp_replace(
-                located.raw_text,
-                '{USER_ID_IN_TEXT}',
-                '"user_id":"' || coalesce(as_written.user_key, as_parsed.user_key) || '"'
-            )
-        end as raw_text,
-        located.reason,
-        located.event_id,
+        line_number,
+        redact_raw_user_ids(raw_text, $ipad, $opad) as raw_text,
+        reason,
+        event_id,
         $ingested_at as ingested_at
-    from located
-    -- the id as written (escaped JSON) for broken rows, as parsed for duplicate conflicts
-    left join user_keys as as_written on as_written.raw_value = located.user_id_as_written
-    left join user_keys as as_parsed on as_parsed.raw_value = located.user_id
+    from rejected
 )
 
 select * from final order by line_number

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from feedback_platform import contract
 
-_RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}(:?\d{2})?)$"
+#: An offset is at most 18 hours either way (RFC 3339 allows any two digits; ISO 8601 and every
+#: real zone stay within +-18:00).
+_OFFSET = r"([Zz]|[+-]((0\d|1[0-7])(:?[0-5]\d)?|18(:?00)?))"
+_RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?" + _OFFSET + "$"
 _EPOCH_MS = r"^-?\d{1,15}$"
 _INTEGER = r"^-?\d{1,18}$"
 
@@ -87,8 +90,21 @@ def _types_requiring_each_field() -> dict[str, list[str]]:
     return fields
 
 
+def too_large_rules(fields: tuple[str, ...]) -> list[tuple[str, str]]:
+    """A text field longer than ``$max_text_chars`` characters is ``too_large:<field>``
+    (``strlen``, its bytes, spares counting the characters of almost every value)."""
+    return [
+        (
+            f"strlen(v_{field}) > $max_text_chars and length(v_{field}) > $max_text_chars",
+            f"'too_large:{field}'",
+        )
+        for field in fields
+    ]
+
+
 def _reason_case() -> str:
     rules = list(PARSE_RULES)
+    rules.extend(too_large_rules(contract.TEXT_FIELDS))
     for field in contract.COMMON_REQUIRED:
         rules.append((f"not {present(field)}", f"'missing_field:{field}'"))
     rules.append(
@@ -133,11 +149,12 @@ def timestamp_candidate(field: str) -> str:
     """``field`` as a UTC timestamp if it is written as one: RFC 3339 with ``Z`` or an offset
     (converted by the session time zone, which must be UTC), or epoch milliseconds as an integer
     or a string of digits. Null otherwise; ``in_timestamp_window`` then bounds it."""
+    # At most 15 digits, so the product cannot overflow (a longer integer is far outside the
+    # window anyway); ``try`` makes any value DuckDB cannot represent null, never an error.
     return f"""        case
-            when t_{field} in ('BIGINT', 'UBIGINT')
-                or (t_{field} = 'VARCHAR'
-                    and regexp_matches(trim(v_{field}), '{_EPOCH_MS}'))
-                then make_timestamp(trim(v_{field})::bigint * 1000)
+            when t_{field} in ('BIGINT', 'UBIGINT', 'VARCHAR')
+                and regexp_matches(trim(v_{field}), '{_EPOCH_MS}')
+                then try(make_timestamp(try_cast(trim(v_{field}) as bigint) * 1000))
             when t_{field} = 'VARCHAR' and regexp_matches(trim(v_{field}), '{_RFC3339}')
                 then try_cast(trim(v_{field}) as timestamptz)::timestamp
         end"""
@@ -173,18 +190,29 @@ def _typed_event_columns() -> str:
 
 
 def json_field_ctes(fields: tuple[str, ...]) -> str:
-    """The CTEs ``parsed``, ``extracted`` and ``unpacked`` over ``staged_rows``: each row's text
-    as ``doc`` when it is valid JSON, and per field its text ``v_<field>`` and JSON type
+    """The CTEs ``sized``, ``parsed``, ``extracted`` and ``unpacked`` over ``staged_rows``: a row
+    longer than ``$max_line_bytes`` is rejected as ``too_large:line`` unparsed, each other row's
+    text is ``doc`` when it is valid JSON, and per field its text ``v_<field>`` and JSON type
     ``t_<field>``, all fields read in one call per row."""
-    return f"""parsed as (
+    return f"""sized as (
     select
         row_id,
         line_number,
         raw_text,
-        reject_reason,
+        case
+            when reject_reason is null and strlen(raw_text) > $max_line_bytes
+                then 'too_large:line'
+            else reject_reason
+        end as reject_reason
+    from staged_rows
+),
+
+parsed as (
+    select
+        *,
         -- json_valid is a fast scan; extracting from the text below parses it once per call.
         case when reject_reason is null and json_valid(raw_text) then raw_text end as doc
-    from staged_rows
+    from sized
 ),
 
 extracted as (
@@ -222,8 +250,14 @@ checked as (
         * exclude (occurred_at_candidate, properties_candidate),
         case when {in_timestamp_window("occurred_at_candidate")} then occurred_at_candidate end
             as occurred_at,
-        case when json_type(properties_candidate) = 'OBJECT' then properties_candidate end
-            as properties
+        case
+            when json_type(properties_candidate) <> 'OBJECT' then null
+            -- a user id inside properties is replaced by its key; one that cannot be located
+            -- (nested too deep) makes the properties unusable: bad_value:properties
+            when has_user_id_key(properties_candidate)
+                then try(json(redact_properties(properties_candidate, $ipad, $opad)))
+            else properties_candidate
+        end as properties
     from typed
 ),
 

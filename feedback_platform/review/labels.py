@@ -16,7 +16,11 @@ from pathlib import Path
 import duckdb
 
 from feedback_platform.ingest.load import FileIngestResult, RowCounts, ingest_once
-from feedback_platform.ingest.readers import UnsupportedFileError, stage_file
+from feedback_platform.ingest.readers import (
+    OVERSIZE_PREVIEW_BYTES,
+    UnsupportedFileError,
+    stage_file,
+)
 from feedback_platform.ingest.validate import (
     PARSE_RULES,
     in_timestamp_window,
@@ -27,6 +31,7 @@ from feedback_platform.ingest.validate import (
     timestamp_candidate,
 )
 from feedback_platform.review.schema import REVIEW_ITEMS_DDL, REVIEW_LABELS
+from feedback_platform.settings import DEFAULT_MAX_DROP_BYTES, DEFAULT_MAX_LINE_BYTES
 from feedback_platform.warehouse import ledger_ddl
 
 #: Review drops are JSON lines only; anything else in ``landing/reviews/`` is not a drop.
@@ -168,12 +173,15 @@ from checked_labels
 where reason is null and not duplicate
 """
 
-_INSERT_QUARANTINE_SQL = """
+_INSERT_QUARANTINE_SQL = f"""
 insert into raw.quarantined_review_labels by name
 select
     $source_file as source_file,
     line_number,
-    raw_text,
+    case
+        when reason = 'too_large:line' then left(raw_text, {OVERSIZE_PREVIEW_BYTES})
+        else raw_text
+    end as raw_text,
     reason,
     item_id,
     $ingested_at as ingested_at
@@ -188,10 +196,14 @@ def ingest_review_file(
     *,
     ingested_at: datetime | None = None,
     before_commit: Callable[[], None] | None = None,
+    max_drop_bytes: int = DEFAULT_MAX_DROP_BYTES,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
 ) -> FileIngestResult:
     """Load the label drop ``path`` into the raw review tables, all or nothing.
 
     ``before_commit`` runs inside the transaction just before it commits (see ``ingest_once``).
+    A line over ``max_line_bytes`` is quarantined as ``too_large:line``; a drop over
+    ``max_drop_bytes`` raises ``ValueError``.
     """
     if not path.name.lower().endswith(REVIEW_DROP_SUFFIXES):
         raise UnsupportedFileError(f"{path.name}: review drops are JSON lines (.jsonl)")
@@ -199,8 +211,14 @@ def ingest_review_file(
 
     def load_labels(ingested_at: datetime) -> RowCounts:
         # Only broken CSV records are redacted by the reader; labels carry no user ids.
-        stage_file(con, path, pseudonymize=lambda text: text)
-        con.execute(_CHECK_SQL)
+        stage_file(
+            con,
+            path,
+            pseudonymize=lambda text: text,
+            max_drop_bytes=max_drop_bytes,
+            max_line_bytes=max_line_bytes,
+        )
+        con.execute(_CHECK_SQL, {"max_line_bytes": max_line_bytes})
         con.unregister("staged_rows")
         params = {"source_file": path.name, "ingested_at": ingested_at}
         con.execute(_INSERT_LABELS_SQL, params)
