@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ import dagster as dg
 from feedback_platform.ingest.landing import drop_files
 from feedback_platform.ingest.readers import SUPPORTED_SUFFIXES
 from feedback_platform.review.labels import REVIEW_DROP_SUFFIXES
+from feedback_platform.runs import process_tags, settle_dead_runs
 from feedback_platform.settings import Settings
 
 PIPELINE_JOB = "feedback_pipeline"
@@ -25,7 +27,14 @@ REPORT_JOB = "participation_report"
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # SIGTERM (systemd, a container stop, `kill`) stops a run as Ctrl-C does: the run is
+    # marked failed and dagster-dbt stops its dbt child, instead of leaving both behind.
+    signal.signal(signal.SIGTERM, _interrupt)
     return args.handler(args)
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -127,8 +136,10 @@ def run_job(
     ``stale_reports_sensor`` asks for after a drop's run). Non-zero when anything failed."""
     run_config = {**_RUN_CONFIG, **({"ops": ops} if ops else {})}
     with _platform(settings) as (defs, instance):
+        for dead in settle_dead_runs(instance):
+            print(dead.describe())
         result = defs.resolve_job_def(job_name).execute_in_process(
-            instance=instance, raise_on_error=False, run_config=run_config
+            instance=instance, raise_on_error=False, run_config=run_config, tags=process_tags()
         )
         code = _print_summary(result, settings)
         if not reports:
@@ -143,7 +154,11 @@ def run_job(
         report_job = defs.resolve_job_def(REPORT_JOB)
         for week in weeks:
             report = report_job.execute_in_process(
-                instance=instance, raise_on_error=False, run_config=_RUN_CONFIG, partition_key=week
+                instance=instance,
+                raise_on_error=False,
+                run_config=_RUN_CONFIG,
+                partition_key=week,
+                tags=process_tags(),
             )
             code = max(code, _print_report_summary(report, week))
     return code

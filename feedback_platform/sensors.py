@@ -25,6 +25,7 @@ from feedback_platform.jobs import (
 )
 from feedback_platform.resources import PlatformResource
 from feedback_platform.review.labels import REVIEW_DROP_SUFFIXES
+from feedback_platform.runs import settle_dead_runs
 
 #: How often the drop sensors look at the landing folder. A look is a directory listing and
 #: one small JSON file, so it can be frequent: it bounds how long a drop waits for its run.
@@ -87,6 +88,8 @@ def pending_drops_request(
     pending = [path for path in drop_files(landing, suffixes) if not mirror.is_settled(path)]
     if not pending:
         return dg.SkipReason(f"No new drops in {landing}.")
+    for dead in settle_dead_runs(context.instance):  # else the drops would wait on it forever
+        context.log.warning(dead.describe())
     unfinished = _unfinished_runs(context.instance, job_name)
     if unfinished:
         return dg.SkipReason(
