@@ -1,8 +1,7 @@
 """Stage 2: the dbt project (staging -> intermediate -> marts) as Dagster assets.
 
-dbt tests, source tests included, become asset checks. Row counts and column metadata are not
-fetched: with the in-process executor that keeps the DuckDB file open under another
-configuration and later DuckDB steps in the same process fail.
+dbt tests, source tests included, become asset checks. Each table model's materialization
+carries its row count and column types, read once dbt has exited (dbt_metadata.py).
 """
 
 import os
@@ -18,6 +17,7 @@ from dagster_dbt import (
 )
 from dagster_duckdb import DuckDBResource
 
+from feedback_platform.assets.dbt_metadata import with_table_metadata
 from feedback_platform.assets.reporting import PARTICIPATION_WEEKLY, stale_report_weeks
 from feedback_platform.dbt_project import dbt_environment, dbt_project
 from feedback_platform.resources import PlatformResource
@@ -59,7 +59,8 @@ def dbt_models(
     args = ["build", "--full-refresh"] if config.full_refresh else ["build"]
     # One target folder per home, not one per run: dbt finds the parse it saved last time
     # (about 2 s of every run). Runs that open the warehouse never overlap (pool "duckdb").
-    yield from dbt.cli(args, context=context, target_path=settings.dbt_target_dir).stream()
+    events = dbt.cli(args, context=context, target_path=settings.dbt_target_dir).stream()
+    yield from with_table_metadata(context, duckdb, events, dbt_project.manifest_path)
     observe_stale_reports(context, duckdb, every_week=config.full_refresh)
 
 

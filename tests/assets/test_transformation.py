@@ -130,6 +130,29 @@ def test_a_drop_with_a_known_right_answer(settings):
     assert all(check.passed for check in checks), [c.check_name for c in checks if not c.passed]
 
 
+def test_table_models_show_row_counts_and_column_types(settings):
+    """As dagster-dbt's fetch_row_counts would, but read once dbt has exited, so the next DuckDB
+    step of the same process (here a second build) still opens the warehouse."""
+    write_jsonl(settings.events_landing_dir / "day1.jsonl", known_drop())
+    build(settings)
+    write_jsonl(settings.events_landing_dir / "day2.jsonl", [event("e99", "copy", **ALICE)])
+    result = build(settings)
+
+    by_key = {
+        m.asset_key.to_user_string(): m.metadata
+        for m in result.asset_materializations_for_node("dbt_models")
+    }
+    sessions = by_key["marts/fct_sessions"]
+    assert sessions["dagster/row_count"].value == query(
+        settings, "select count(*) from marts.fct_sessions"
+    )[0][0]
+    columns = {c.name: c for c in sessions["dagster/column_schema"].schema.columns}
+    assert columns["session_id"].type == "varchar"
+    assert columns["session_id"].description  # the yml's docs stay on the columns
+    assert by_key["intermediate/int_events_sessionized"]["dagster/row_count"].value == 16
+    assert "dagster/row_count" not in by_key["staging/stg_feedback_events"]  # a view
+
+
 def test_a_late_event_merges_two_sessions(settings):
     write_jsonl(settings.events_landing_dir / "day1.jsonl", known_drop())
     build(settings)
