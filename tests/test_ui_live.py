@@ -1,0 +1,35 @@
+"""The real UI (`feedback-platform ui`, dg dev) at a tiny size: drops already ingested start no
+run, and SIGINT stops the UI and every process under it within 10 s. The latencies of the live
+path are measured by benchmarks/live.py, never asserted here."""
+
+from __future__ import annotations
+
+from benchmarks import live
+from feedback_platform.cli import main
+from tests.conftest import event, write_jsonl
+
+
+def test_ui_starts_no_run_for_ingested_drops_and_stops_on_sigint(settings, tmp_path):
+    landing = settings.events_landing_dir
+    write_jsonl(landing / "day1.jsonl", [event("e1", "generation"), event("e2", "copy")])
+    write_jsonl(landing / "day2.jsonl", [event("e3", "thumbs_up")])
+    assert main(["run"]) == 0
+
+    # started as `make ui &` from a script would be: with SIGINT ignored, which the dagster
+    # processes must not inherit
+    ui = live.start_ui(settings.home, live.free_port(), tmp_path / "ui.log", ignore_sigint=True)
+    try:
+        live.wait_until_loaded(ui)
+        ticks = live.wait_for_ticks(ui, ui.started, 2)
+        assert all(tick["status"] != "FAILURE" for tick in ticks), ticks
+        assert live.drop_runs(live.runs_since(ui, ui.started)) == []
+
+        tree = ui.note_processes()
+        assert any("dagster_webserver" in proc.command for proc in tree)
+        assert any("dagster._daemon" in proc.command for proc in tree)
+        seconds, left = live.stop_ui(ui, timeout=10)
+    except BaseException:
+        live.kill_ui(ui)
+        raise
+    assert left == [], f"alive {seconds:.1f} s after SIGINT: {[p.command[:80] for p in left]}"
+    assert ui.process.returncode == 0
