@@ -17,7 +17,7 @@ $(shell rm -rf $(VENV))
 endif
 endif
 
-.PHONY: demo test lint ui docs bench bench-ingest clean
+.PHONY: demo test lint ui docs bench bench-ingest bench-live clean
 
 $(BIN)/feedback-platform: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,9 @@ bench: $(MANIFEST)
 
 bench-ingest: $(BIN)/feedback-platform
 	python benchmarks/ingest.py
+
+bench-live: $(MANIFEST)
+	python benchmarks/live.py
 
 clean:
 	rm -rf $(VENV) dbt_project/target dbt_project/logs data
