@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from importlib.metadata import version
 
 import dagster_dbt.core.resource
+import duckdb
 import pytest
 
 from feedback_platform.dbt_project import dbt_environment
@@ -27,3 +30,21 @@ def test_dbt_commands_do_not_ask_dbt_for_its_version_first(settings, monkeypatch
 
     assert invocation.is_successful()
     assert str(dbt._cli_version) == version("dbt-core")
+
+
+def test_a_step_that_fails_holding_the_warehouse_releases_it(settings):
+    """A failed step's error (kept by Dagster, as here) must not keep its connection open: with
+    the in-process executor, the next step's dbt process would wait on this process's lock."""
+    warehouse = build_resources(settings)["duckdb"]
+    with pytest.raises(duckdb.OutOfRangeException) as failure:
+        with warehouse.get_connection() as con:
+            con.execute("select 9999999999999999::bigint * 1000")
+    assert failure.traceback  # the error and its frames are still alive
+
+    other_process = subprocess.run(
+        [sys.executable, "-c", f"import duckdb; duckdb.connect({str(settings.warehouse_path)!r})"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert other_process.returncode == 0, other_process.stderr[-500:]

@@ -2,7 +2,8 @@
 ``manifest.json``, and ``<root>/LATEST`` naming the newest.
 
 A version is written under a hidden temporary name and renamed into place, so a reader never
-sees half a version and a crash leaves only a hidden folder behind. A version whose content
+sees half a version and a crash leaves only a hidden folder behind, which the next publication
+removes. A version whose content
 fingerprint equals the latest one's is not written again: re-running on unchanged input keeps
 ``LATEST``. Version names (``v000001-20261129T213000Z``) sort in creation order.
 """
@@ -70,6 +71,7 @@ def publish(
     Each of ``splits`` is one file, ``<split>.parquet``, of the rows whose ``split`` column
     holds that name (a split may be empty); ``manifest`` is merged into the manifest.
     """
+    remove_leftovers(root)
     fingerprint = content_fingerprint(con, table, [*columns, "split"])
     latest = latest_version(root)
     if latest is not None and latest.manifest.get("content_fingerprint") == fingerprint:
@@ -107,6 +109,21 @@ def publish(
         raise
     _write_atomically(root / LATEST, name + "\n")
     return PublishedVersion(version=name, path=root / name, is_new=True, manifest=full_manifest)
+
+
+def remove_leftovers(root: Path) -> list[str]:
+    """Remove what a publication killed mid-way left: hidden temporary version folders and
+    ``LATEST`` files (nothing reads them; publications never overlap, as each holds the
+    warehouse's pool slot). Returns their names."""
+    if not root.exists():
+        return []
+    leftovers = [p for p in root.iterdir() if p.name.startswith(".") and p.name.endswith(".tmp")]
+    for path in leftovers:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return sorted(path.name for path in leftovers)
 
 
 def _next_sequence(root: Path) -> int:

@@ -198,6 +198,20 @@ def test_rerunning_on_unchanged_input_keeps_latest(settings, first_run):
     assert {path.name: path.stat().st_mtime_ns for path in (root / latest).iterdir()} == before
 
 
+def test_a_publication_killed_mid_way_leaves_nothing_after_the_next(settings, first_run):
+    """A crash while writing a version leaves a hidden temporary folder (and maybe a LATEST
+    being replaced); the next publication removes both and LATEST stays complete."""
+    root, latest, _ = published(settings)
+    (root / ".v000002-20261201T000000Z.0123abcd.tmp").mkdir()
+    (root / ".v000002-20261201T000000Z.0123abcd.tmp" / "train.parquet").write_bytes(b"PAR1")
+    (root / ".LATEST.0123abcd.tmp").write_text("v000002\n")
+
+    run_pipeline(settings)
+
+    assert sorted(path.name for path in root.iterdir()) == sorted(["LATEST", latest])
+    assert published(settings)[1] == latest
+
+
 def test_new_content_is_a_new_version_and_old_versions_stay_as_they_were(settings, first_run):
     root, first, first_manifest = published(settings)
     first_bytes = {path.name: path.read_bytes() for path in (root / first).iterdir()}
