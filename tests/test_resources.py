@@ -36,9 +36,11 @@ def test_a_step_that_fails_holding_the_warehouse_releases_it(settings):
     """A failed step's error (kept by Dagster, as here) must not keep its connection open: with
     the in-process executor, the next step's dbt process would wait on this process's lock."""
     warehouse = build_resources(settings)["duckdb"]
-    with pytest.raises(duckdb.OutOfRangeException) as failure:
-        with warehouse.get_connection() as con:
-            con.execute("select 9999999999999999::bigint * 1000")
+    with (
+        pytest.raises(duckdb.OutOfRangeException) as failure,
+        warehouse.get_connection() as con,
+    ):
+        con.execute("select 9999999999999999::bigint * 1000")
     assert failure.traceback  # the error and its frames are still alive
 
     other_process = subprocess.run(
