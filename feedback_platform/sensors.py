@@ -84,12 +84,12 @@ def pending_drops_request(
     drops' keys, so the same set of drops is asked for once (a run that failed is re-executed
     from the UI, or retried with the next drop); a rewritten file is a new drop.
     """
+    for dead in settle_dead_runs(context.instance):  # else every run would wait on it forever
+        context.log.warning(dead.describe())
     mirror = read_mirror(landing)
     pending = [path for path in drop_files(landing, suffixes) if not mirror.is_settled(path)]
     if not pending:
         return dg.SkipReason(f"No new drops in {landing}.")
-    for dead in settle_dead_runs(context.instance):  # else the drops would wait on it forever
-        context.log.warning(dead.describe())
     unfinished = _unfinished_runs(context.instance, job_name)
     if unfinished:
         return dg.SkipReason(

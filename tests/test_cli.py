@@ -109,7 +109,7 @@ def test_an_unreadable_drop_is_named_and_does_not_block_the_others(settings, cap
 
     assert main(["run"]) == 0  # the good drop and everything downstream still run
     output = capsys.readouterr().out
-    assert "check warning: raw_ingested_files drops_are_readable" in output
+    assert "check warning: raw_ingested_files every_drop_ingested" in output
     assert "cut.jsonl.gz" in output  # the summary names the file to fix
     assert "materialized marts/fct_generations" in output
     assert query(settings, "select event_id from raw.feedback_events") == [("e1",)]

@@ -112,7 +112,7 @@ def test_an_unreadable_drop_is_not_asked_for_again_until_it_changes(settings, in
     result = ingest(settings)
     assert result.success  # the broken drop is a failed check, not a failed run
     [check] = [
-        c for c in result.get_asset_check_evaluations() if c.check_name == "drops_are_readable"
+        c for c in result.get_asset_check_evaluations() if c.check_name == "every_drop_ingested"
     ]
     assert not check.passed and "cut.jsonl.gz" in check.description
     assert query(settings, "select file_name from raw.ingested_files") == [("good.jsonl",)]

@@ -15,7 +15,7 @@ from typing import Any
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
-from duckdb import DuckDBPyConnection, InvalidInputException, IOException
+from duckdb import DuckDBPyConnection
 
 from feedback_platform.ingest.landing import drop_files
 from feedback_platform.ingest.ledger_mirror import (
@@ -42,16 +42,6 @@ RAW_LEDGER = dg.AssetKey("raw_ingested_files")
 
 #: Share of a run's rows that may be quarantined before the check warns.
 QUARANTINE_WARN_SHARE = 0.05
-
-
-#: What reading a corrupt or truncated file raises (gzip, Parquet, a bad file name).
-_UNREADABLE_FILE_ERRORS = (
-    OSError,
-    EOFError,
-    ValueError,
-    IOException,
-    InvalidInputException,
-)
 
 
 class IngestConfig(dg.Config):
@@ -89,7 +79,7 @@ class DropTables:
     ledger: dg.AssetSpec
     ledger_check: str
     quarantine_check: str
-    readable_check: str
+    ingested_check: str
     ensure_tables: Callable[[DuckDBPyConnection], None]
     suffixes: tuple[str, ...]
 
@@ -106,7 +96,7 @@ class DropTables:
         return [
             dg.AssetCheckSpec(self.ledger_check, asset=self.ledger.key, blocking=True),
             dg.AssetCheckSpec(self.quarantine_check, asset=self.quarantine.key),
-            dg.AssetCheckSpec(self.readable_check, asset=self.ledger.key),
+            dg.AssetCheckSpec(self.ingested_check, asset=self.ledger.key),
         ]
 
     def totals_sql(self) -> str:
@@ -139,7 +129,7 @@ EVENT_TABLES = DropTables(
     ),
     ledger_check="ledger_balances",
     quarantine_check="quarantine_share_is_low",
-    readable_check="drops_are_readable",
+    ingested_check="every_drop_ingested",
     ensure_tables=ensure_raw_schema,
     suffixes=SUPPORTED_SUFFIXES,
 )
@@ -215,8 +205,8 @@ def ingest_drops(
     ledger = tables.ledger.metadata["table"]
     with warehouse.get_connection() as con:
         tables.ensure_tables(con)
-        results, unreadable = _ingest_each(context, con, paths, ingest, read_ahead, ledger)
-        _mirror_ledger(con, landing, tables, unreadable)
+        results, failed = _ingest_each(context, con, paths, ingest, read_ahead, ledger)
+        _mirror_ledger(con, landing, tables, failed)
         rows_total, quarantined_total, files, unbalanced = con.execute(
             tables.totals_sql()
         ).fetchone()
@@ -229,7 +219,7 @@ def ingest_drops(
         metadata={
             "files_ingested": len(new),
             "files_already_ingested": len(results) - len(new),
-            "files_unreadable": len(unreadable),
+            "files_failed": len(failed),
             "rows_valid": sum(result.rows_valid for result in new),
             "rows_duplicate": sum(result.rows_duplicate for result in new),
             "dagster/row_count": rows_total,
@@ -263,18 +253,18 @@ def ingest_drops(
         metadata={"quarantined_share": share},
     )
     yield dg.AssetCheckResult(
-        check_name=tables.readable_check,
+        check_name=tables.ingested_check,
         asset_key=tables.ledger.key,
-        passed=not unreadable,
+        passed=not failed,
         severity=dg.AssetCheckSeverity.WARN,
         description=(
-            f"{len(unreadable)} drop(s) could not be read, nothing of them was ingested and"
+            f"{len(failed)} drop(s) could not be ingested, nothing of them was kept and"
             " the next run retries them: "
-            + "; ".join(f"{name} ({reason})" for name, reason in unreadable.items())
-            if unreadable
-            else "every drop of this run could be read"
+            + "; ".join(f"{name} ({reason})" for name, reason in failed.items())
+            if failed
+            else "every drop of this run was ingested"
         ),
-        metadata={"unreadable_files": dg.MetadataValue.json(unreadable)},
+        metadata={"failed_files": dg.MetadataValue.json(failed)},
     )
 
 
@@ -286,12 +276,12 @@ def _ingest_each(
     read_ahead: Callable[[Path], Any] | None,
     ledger: str,
 ) -> tuple[list[FileIngestResult], dict[str, str]]:
-    """Each drop in its own transaction. A file that cannot be read at all (a truncated gzip,
-    say) has no rows to quarantine: it is rolled back and left out of the ledger, so the next
-    run retries it, and the other drops still land. Returns the results and, by file name, why
-    a drop could not be read."""
+    """Each drop in its own transaction. A file that cannot be ingested at all (a truncated
+    gzip, a file over the size limit, an error nobody foresaw) has no rows to quarantine: it is
+    rolled back and left out of the ledger, so the next run retries it, and the other drops
+    still land. Returns the results and, by file name, why a drop failed."""
     results: list[FileIngestResult] = []
-    unreadable: dict[str, str] = {}
+    failed: dict[str, str] = {}
     ahead = None
     if read_ahead is not None:
         ahead = ReadAhead(read_ahead, [p for p in paths if not known_ingested(con, p, ledger)])
@@ -299,37 +289,37 @@ def _ingest_each(
         for path in paths:
             try:
                 result = ingest(con, path, ahead.take(path) if ahead else None)
-            except _UNREADABLE_FILE_ERRORS as error:
-                unreadable[path.name] = f"{type(error).__name__}: {error}"
-                context.log.error(f"{path.name}: could not be read, nothing ingested: {error}")
+            except Exception as error:  # this drop only: the others still land
+                failed[path.name] = f"{type(error).__name__}: {error}"
+                context.log.exception(f"{path.name}: could not be ingested, nothing of it kept")
                 continue
             context.log.info(_describe(result))
             results.append(result)
     finally:
         if ahead is not None:
             ahead.close()
-    return results, unreadable
+    return results, failed
 
 
 def _mirror_ledger(
-    con: DuckDBPyConnection, landing: Path, tables: DropTables, unreadable: dict[str, str]
+    con: DuckDBPyConnection, landing: Path, tables: DropTables, failed: dict[str, str]
 ) -> None:
     """Tell the sensors, without their opening the warehouse, which drops still in ``landing``
-    the ledger holds and which could not be read (ledger_mirror.py): they start no run for
+    the ledger holds and which failed (ledger_mirror.py): they start no run for
     those. A drop ingested by any run, the CLI's included, is mirrored here."""
     ledger = tables.ledger.metadata["table"]
     keys = {mirror_key(path): path for path in drop_files(landing, tables.suffixes)}
     ingested = frozenset(key for key, path in keys.items() if known_ingested(con, path, ledger))
-    # a drop this run could not read, and one an earlier run could not read and this one left
-    still_unreadable = {
-        **{key: reason for key, reason in read_mirror(landing).unreadable.items() if key in keys},
-        **{key: unreadable[path.name] for key, path in keys.items() if path.name in unreadable},
+    # a drop that failed in this run, and one that failed before and this run left alone
+    still_failed = {
+        **{key: reason for key, reason in read_mirror(landing).failed.items() if key in keys},
+        **{key: failed[path.name] for key, path in keys.items() if path.name in failed},
     }
     write_mirror(
         landing,
         LedgerMirror(
             ingested=ingested,
-            unreadable={k: r for k, r in still_unreadable.items() if k not in ingested},
+            failed={k: r for k, r in still_failed.items() if k not in ingested},
         ),
     )
 

@@ -42,7 +42,7 @@ REVIEW_LABEL_TABLES = DropTables(
     ),
     ledger_check="review_ledger_balances",
     quarantine_check="review_quarantine_share_is_low",
-    readable_check="review_drops_are_readable",
+    ingested_check="every_review_drop_ingested",
     ensure_tables=ensure_review_label_schema,
     suffixes=REVIEW_DROP_SUFFIXES,
 )

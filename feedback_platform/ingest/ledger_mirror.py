@@ -3,9 +3,9 @@
 Sensors must not open the DuckDB file (one writer per file: a sensor tick would block, or be
 blocked by, every run). Ingestion therefore writes, after each run, what the ledger knows about
 the files still in the landing folder: the drops ingested (or recognised as already ingested)
-and the drops that could not be read. A sensor reads this file and asks for a run only for the
-other drops. The mirror is a cache of the ledger, never the truth: a lost or stale mirror costs
-one run that ingests nothing and writes it again.
+and the drops that failed (could not be read or ingested). A sensor reads this file and asks
+for a run only for the other drops. The mirror is a cache of the ledger, never the truth: a lost
+or stale mirror costs one run that ingests nothing and writes it again.
 """
 
 from __future__ import annotations
@@ -29,15 +29,16 @@ def mirror_key(path: Path) -> str:
 
 @dataclass(frozen=True)
 class LedgerMirror:
-    """Mirror keys of the drops the ledger holds and of the drops that could not be read (with
-    the reason); a key in neither is a new drop."""
+    """Mirror keys of the drops the ledger holds and of the drops that failed (with the
+    reason): a run for them would fail the same way until the file changes. A key in neither
+    is a new drop."""
 
     ingested: frozenset[str] = frozenset()
-    unreadable: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
 
     def is_settled(self, path: Path) -> bool:
         key = mirror_key(path)
-        return key in self.ingested or key in self.unreadable
+        return key in self.ingested or key in self.failed
 
 
 def mirror_path(landing: Path) -> Path:
@@ -54,7 +55,7 @@ def read_mirror(landing: Path) -> LedgerMirror:
     if not isinstance(data, dict) or data.get("version") != MIRROR_VERSION:
         return LedgerMirror()
     return LedgerMirror(
-        ingested=frozenset(data.get("ingested", [])), unreadable=dict(data.get("unreadable", {}))
+        ingested=frozenset(data.get("ingested", [])), failed=dict(data.get("failed", {}))
     )
 
 
@@ -67,7 +68,7 @@ def write_mirror(landing: Path, mirror: LedgerMirror) -> Path:
     payload = {
         "version": MIRROR_VERSION,
         "ingested": sorted(mirror.ingested),
-        "unreadable": dict(sorted(mirror.unreadable.items())),
+        "failed": dict(sorted(mirror.failed.items())),
     }
     temporary.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
     os.replace(temporary, path)

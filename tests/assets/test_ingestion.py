@@ -107,3 +107,34 @@ def test_new_drops_are_read_ahead_and_ingested_ones_are_not_read_again(settings,
         ("day3.jsonl", 2),
     ]
     assert query(settings, "select count(*) from raw.feedback_events") == [(4,)]
+
+
+def test_an_unexpected_error_in_one_drop_fails_that_drop_only(settings, monkeypatch):
+    """Whatever goes wrong with one file (here an error nobody foresaw), it is named, left out
+    of the ledger so the next run retries it, and the other drops land."""
+    real_ingest_file = ingestion.ingest_file
+
+    def ingest_file(con, path, **kwargs):
+        if path.name == "b.jsonl":
+            raise RuntimeError("something nobody foresaw")
+        return real_ingest_file(con, path, **kwargs)
+
+    monkeypatch.setattr(ingestion, "ingest_file", ingest_file)
+    for name, event_id in (("a.jsonl", "e1"), ("b.jsonl", "e2"), ("c.jsonl", "e3")):
+        write_jsonl(settings.events_landing_dir / name, [event(event_id)])
+    result = materialize_raw(settings)
+
+    assert result.success
+    [check] = [
+        c for c in result.get_asset_check_evaluations() if c.check_name == "every_drop_ingested"
+    ]
+    assert not check.passed
+    assert "b.jsonl (RuntimeError: something nobody foresaw)" in check.description
+    assert query(settings, "select file_name from raw.ingested_files order by 1") == [
+        ("a.jsonl",),
+        ("c.jsonl",),
+    ]
+
+    monkeypatch.setattr(ingestion, "ingest_file", real_ingest_file)
+    assert materialize_raw(settings).success
+    assert query(settings, "select count(*) from raw.feedback_events") == [(3,)]

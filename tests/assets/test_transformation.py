@@ -143,9 +143,10 @@ def test_table_models_show_row_counts_and_column_types(settings):
         for m in result.asset_materializations_for_node("dbt_models")
     }
     sessions = by_key["marts/fct_sessions"]
-    assert sessions["dagster/row_count"].value == query(
-        settings, "select count(*) from marts.fct_sessions"
-    )[0][0]
+    assert (
+        sessions["dagster/row_count"].value
+        == query(settings, "select count(*) from marts.fct_sessions")[0][0]
+    )
     columns = {c.name: c for c in sessions["dagster/column_schema"].schema.columns}
     assert columns["session_id"].type == "varchar"
     assert columns["session_id"].description  # the yml's docs stay on the columns
