@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+import logging
+import stat
 from pathlib import Path
 
 from feedback_platform.ingest.readers import SUPPORTED_SUFFIXES
+
+logger = logging.getLogger(__name__)
 
 
 def drop_files(folder: Path, suffixes: tuple[str, ...] = SUPPORTED_SUFFIXES) -> list[Path]:
     """Drops, the files ending in one of ``suffixes``, in arrival order (mtime, then name).
     Hidden files and partial uploads (any other suffix, e.g. ``.tmp``) are not drops: producers
-    write, then rename."""
+    write, then rename. Only regular files are drops: a symlink (to a file anywhere, e.g.
+    ``/etc/passwd``) is ignored with a warning, and so is a FIFO or device."""
     if not folder.exists():
         return []
-    files = [
-        path
-        for path in folder.iterdir()
-        if path.is_file() and not path.name.startswith(".") and path.name.lower().endswith(suffixes)
-    ]
+    files = []
+    for path in folder.iterdir():
+        if path.name.startswith(".") or not path.name.lower().endswith(suffixes):
+            continue
+        mode = path.lstat().st_mode
+        if stat.S_ISREG(mode):
+            files.append(path)
+        elif not stat.S_ISDIR(mode):
+            kind = "a symlink" if stat.S_ISLNK(mode) else "not a regular file"
+            logger.warning("%s in %s is %s: ignored, not a drop", path.name, folder, kind)
     return sorted(files, key=lambda path: (path.stat().st_mtime_ns, path.name))
 
 

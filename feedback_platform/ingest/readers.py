@@ -30,7 +30,9 @@ _CHUNK_BYTES = 64 * 1024 * 1024
 _BOM = b"\xef\xbb\xbf"
 _NEWLINE = ord("\n")
 #: Newlines are searched this many bytes at a time (small scratch arrays are reused).
-_SCAN_BYTES = 4 * 1024 * 1024
+_SCAN_BYTES = 1024 * 1024
+#: A gzip drop is decompressed this many bytes at a time.
+_GZIP_READ_BYTES = 8 * 1024 * 1024
 
 STAGED_SCHEMA = pa.schema(
     [
@@ -186,13 +188,18 @@ def _jsonl_batches(path: Path, limits: _Limits) -> Iterator[pa.Table]:
     block = _Block(first)
     line_start, lines_before = first, 0
     for offset in range(first, len(data), _SCAN_BYTES):
-        ends = np.flatnonzero(data[offset : offset + _SCAN_BYTES] == _NEWLINE) + offset
+        ends = np.flatnonzero(data[offset : offset + _SCAN_BYTES] == _NEWLINE)
         if not ends.size:
             continue
+        ends += offset
         starts = np.concatenate(([line_start], ends[:-1] + 1))
         numbers = np.arange(lines_before + 1, lines_before + 1 + ends.size)
-        yield from block.add(buffer, data, starts, ends, numbers, limits)
         line_start, lines_before = int(ends[-1]) + 1, lines_before + ends.size
+        # empty lines go first, before they cost more arrays
+        filled = np.flatnonzero(ends > starts)
+        starts, ends, numbers = starts[filled], ends[filled], numbers[filled]
+        del filled
+        yield from block.add(buffer, data, starts, ends, numbers, limits)
         if block.size >= _CHUNK_BYTES:
             yield from block.flush(buffer)
     if line_start < len(data):
@@ -279,7 +286,7 @@ def _read_all(path: Path, limits: _Limits) -> np.ndarray:
             return np.frombuffer(handle.read(), dtype=np.uint8)
     data = bytearray()
     with gzip.open(path, "rb") as handle:
-        while block := handle.read(_CHUNK_BYTES):
+        while block := handle.read(_GZIP_READ_BYTES):
             data += block
             limits.check_bytes(len(data))
     return np.frombuffer(data, dtype=np.uint8)
@@ -321,14 +328,20 @@ def _block_table(
 
 def _decode_lines(lines: pa.Array, numbers: np.ndarray) -> pa.Table:
     """Lines of bytes as text, in one vectorized DuckDB query: UTF-8 as it is, anything else
-    rendered as ASCII (``\\xHH`` escapes) and rejected as ``invalid_encoding``."""
+    rejected as ``invalid_encoding`` and rendered in ASCII: control and non-ASCII bytes as
+    ``\\xHH``, quotes and backslashes as themselves (so the user id redaction reads the JSON)."""
     with duckdb.connect() as con:
         con.register("lines", pa.table({"line_number": numbers, "bytes": lines}))
         decoded = con.sql(
-            """
+            r"""
             select
                 line_number,
-                coalesce(try(decode(bytes)), bytes::varchar) as raw_text,
+                coalesce(
+                    try(decode(bytes)),
+                    replace(
+                        replace(replace(bytes::varchar, '\x22', '"'), '\x27', ''''), '\x5C', '\'
+                    )
+                ) as raw_text,
                 case when try(decode(bytes)) is null then 'invalid_encoding' end as reject_reason
             from lines
             """

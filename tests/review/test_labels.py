@@ -262,3 +262,20 @@ def test_a_failure_before_commit_leaves_nothing_behind(settings):
 
     assert materialize_labels(settings).success
     assert ledger(settings) == [("a.jsonl", 2, 1, 1, 0)]
+
+
+@pytest.mark.parametrize(
+    "labeled_at", [9999999999999999, 9223372036854775807, 18446744073709551615]
+)
+def test_an_integer_labeled_at_out_of_range_is_a_bad_timestamp_not_a_failed_drop(
+    settings, labeled_at
+):
+    known_items(settings, "item-1", "item-2")
+    drop = write_jsonl(
+        settings.reviews_landing_dir / "huge.jsonl",
+        [label(labeled_at=labeled_at), label("item-2")],
+    )
+    with open_warehouse(settings) as con:
+        result = ingest_review_file(con, drop)
+    assert (result.rows_read, result.rows_valid, result.reasons) == (2, 1, {"bad_timestamp": 1})
+    assert quarantine(settings) == {1: "bad_timestamp"}
