@@ -485,7 +485,11 @@ def land_drops(
         mine = [run for run in runs if drops_of(run) & wanted]
         done = set().union(*(drops_of(run) for run in mine if run["status"] == "SUCCESS"))
         result.failed = [run["runId"] for run in mine if run["status"] in FAILED]
+        ended = set().union(*(drops_of(run) for run in mine if run["status"] not in UNFINISHED))
         if wanted <= done or time.time() > deadline:
+            break
+        if wanted <= ended and result.failed:
+            # a run for the same drops is asked for once: a failed one is not retried by itself
             break
         time.sleep(0.5)
     ui.note_processes()
@@ -547,6 +551,9 @@ def main() -> None:
         "--burst-events", type=int, help="events in each burst drop (default: --events)"
     )
     args = parser.parse_args()
+    # stop cleanly (the UI too) on Ctrl-C or SIGTERM, even when started with SIGINT ignored
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
     from feedback_platform.settings import Settings
 

@@ -51,8 +51,11 @@ def settle_dead_runs(instance: dg.DagsterInstance) -> list[SettledRun]:
     slots of runs that are not running."""
     settled = []
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=_RUNNING)):
-        pid = _run_pid(instance, run)
-        if pid is None or _alive(pid, since=_started_at(instance, run)):
+        found = _run_pid(instance, run)
+        if found is None:
+            continue
+        pid, seen_at = found
+        if _alive(pid, since=seen_at):
             continue
         instance.report_run_failed(
             run, message=f"The run's process {pid} is gone (killed, out of memory or a restart)."
@@ -74,13 +77,15 @@ def _free_slots_of_ended_runs(instance: dg.DagsterInstance) -> None:
             storage.free_concurrency_slots_for_run(run_id)
 
 
-def _run_pid(instance: dg.DagsterInstance, run: dg.DagsterRun) -> int | None:
-    """The process executing ``run`` on this machine: the CLI tags its runs; a run worker that
-    the UI's daemon launched logs "Started process for run (pid: N)"."""
+def _run_pid(instance: dg.DagsterInstance, run: dg.DagsterRun) -> tuple[int, float | None] | None:
+    """The process executing ``run`` on this machine, and a time it was known to be running:
+    the CLI tags its runs (its process started before the run); a run worker that the UI's
+    daemon launched logs "Started process for run (pid: N)" (it starts after the run is
+    created, so only the time of that event tells a live worker from a reused pid)."""
     if PID_TAG in run.tags:
         if run.tags.get(HOST_TAG) != socket.gethostname():
             return None
-        return int(run.tags[PID_TAG])
+        return int(run.tags[PID_TAG]), _started_at(instance, run)
     records = instance.get_records_for_run(
         run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT, limit=20
     ).records
@@ -88,7 +93,7 @@ def _run_pid(instance: dg.DagsterInstance, run: dg.DagsterRun) -> int | None:
         data = record.event_log_entry.dagster_event.engine_event_data
         pid = data.metadata.get("pid") if data else None
         if pid is not None:
-            return int(pid.value)
+            return int(pid.value), record.event_log_entry.timestamp
     return None
 
 
