@@ -2,17 +2,31 @@
     models stay portable: DuckDB is the embedded default, `default__` is ANSI-ish SQL that Spark
     accepts, and Trino gets its own spelling where it differs. -#}
 
-{#- Levenshtein distance between two strings: the number of single-character edits. -#}
+{#- Levenshtein distance between two strings: the number of single-character edits.
+    Exact costs time in the product of the lengths, so it is bounded: where a text (for DuckDB,
+    the part that differs once the common prefix and suffix are stripped) is longer than
+    var('edit_distance_max_chars'), the distance is the longer one's length instead, an upper
+    bound found in linear time ("everything that differs was rewritten"). Under the bound the
+    result is exact, as before; above it no input makes a run quadratic. -#}
 {% macro edit_distance(left, right) -%}
     {{ return(adapter.dispatch('edit_distance')(left, right)) }}
 {%- endmacro %}
 
+{% macro _bounded_edit_distance(distance, left, right) -%}
+    case
+        when length({{ left }}) > {{ var('edit_distance_max_chars') }}
+            or length({{ right }}) > {{ var('edit_distance_max_chars') }}
+            then greatest(length({{ left }}), length({{ right }}))
+        else {{ distance }}({{ left }}, {{ right }})
+    end
+{%- endmacro %}
+
 {% macro default__edit_distance(left, right) -%}
-    levenshtein({{ left }}, {{ right }})
+    {{ _bounded_edit_distance('levenshtein', left, right) }}
 {%- endmacro %}
 
 {% macro trino__edit_distance(left, right) -%}
-    levenshtein_distance({{ left }}, {{ right }})
+    {{ _bounded_edit_distance('levenshtein_distance', left, right) }}
 {%- endmacro %}
 
 {#- DuckDB's levenshtein fills the whole quadratic table, and an edit usually keeps most of the
@@ -28,10 +42,13 @@
             [{'left': substr({{ left }}, prefix + 1), 'right': substr({{ right }}, prefix + 1)}],
             lambda rest: list_transform(
                 [{{ _common_prefix_length('reverse(rest.left)', 'reverse(rest.right)') }}],
-                lambda suffix: levenshtein(
-                    left(rest.left, length(rest.left) - suffix),
-                    left(rest.right, length(rest.right) - suffix)
-                )
+                lambda suffix: list_transform(
+                    [{
+                        'left': left(rest.left, length(rest.left) - suffix),
+                        'right': left(rest.right, length(rest.right) - suffix)
+                    }],
+                    lambda middle: {{ _bounded_edit_distance('levenshtein', 'middle.left', 'middle.right') }}
+                )[1]
             )[1]
         )[1]
     )[1]

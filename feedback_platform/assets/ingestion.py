@@ -147,10 +147,23 @@ def raw_feedback_events(
     paths = requested_paths(settings.events_landing_dir, config.files)
 
     def read(path: Path) -> ReadDrop:
-        return read_drop(path, user_salt=settings.user_salt)
+        return read_drop(
+            path,
+            user_salt=settings.user_salt,
+            max_drop_bytes=settings.max_drop_bytes,
+            max_line_bytes=settings.max_line_bytes,
+        )
 
     def ingest(con: DuckDBPyConnection, path: Path, drop: ReadDrop | None) -> FileIngestResult:
-        return ingest_file(con, path, user_salt=settings.user_salt, read=drop)
+        return ingest_file(
+            con,
+            path,
+            user_salt=settings.user_salt,
+            read=drop,
+            max_drop_bytes=settings.max_drop_bytes,
+            max_line_bytes=settings.max_line_bytes,
+            max_text_chars=settings.max_text_chars,
+        )
 
     yield from ingest_drops(
         context, duckdb, EVENT_TABLES, settings.events_landing_dir, paths, ingest, read_ahead=read
