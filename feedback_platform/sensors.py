@@ -25,7 +25,7 @@ from feedback_platform.jobs import (
 )
 from feedback_platform.resources import PlatformResource
 from feedback_platform.review.labels import REVIEW_DROP_SUFFIXES
-from feedback_platform.runs import settle_dead_runs
+from feedback_platform.runs import PID_TAG, settle_dead_runs
 
 #: How often the drop sensors look at the landing folder. A look is a directory listing and
 #: one small JSON file, so it can be frequent: it bounds how long a drop waits for its run.
@@ -114,18 +114,21 @@ def _run_key(keys: Iterable[str]) -> str:
 
 @dg.run_status_sensor(
     run_status=dg.DagsterRunStatus.SUCCESS,
-    monitored_jobs=[ingest_events_job],
     request_job=participation_report_job,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
 def stale_reports_sensor(context: dg.RunStatusSensorContext):
-    """After a drop's run, report again each complete week whose data it changed.
+    """After a run that rebuilt the marts (a drop's, or any run launched from the UI), report
+    again each complete week whose data it changed.
 
     The run's dbt step observes ``participation_weekly`` for every week whose report read rows
     that have been rebuilt since (``reporting.stale_report_weeks``); this sensor turns those
-    observations, read from the run's event log, into one report run per week.
+    observations, read from the run's event log, into one report run per week. The CLI's runs
+    are left out: ``feedback-platform run`` reports its weeks itself.
     """
     run_id = context.dagster_run.run_id
+    if PID_TAG in context.dagster_run.tags:
+        return dg.SkipReason(f"Run {run_id} is the CLI's; it reports its weeks itself.")
     records = context.instance.get_records_for_run(
         run_id, of_type=dg.DagsterEventType.ASSET_OBSERVATION
     ).records

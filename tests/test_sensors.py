@@ -14,6 +14,7 @@ from feedback_platform.assets.ingestion import raw_feedback_events
 from feedback_platform.assets.review_labels import raw_review_labels
 from feedback_platform.definitions import build_definitions
 from feedback_platform.resources import PlatformResource, build_resources
+from feedback_platform.runs import process_tags
 from feedback_platform.sensors import event_drop_sensor, review_drop_sensor, stale_reports_sensor
 from tests.conftest import event, query, write_jsonl
 
@@ -189,6 +190,14 @@ def test_a_drop_run_reports_again_the_complete_weeks_it_changed(settings, instan
     drop(settings, "empty.jsonl", ["{not json"], 3_000)
     third = defs.resolve_job_def("ingest_events").execute_in_process(instance=instance)
     assert report_requests(instance, third) == []
+
+    # a run of the CLI changes the first week again, but reports it itself
+    drop(settings, "late.jsonl", [event("e3", "copy", occurred_at="2026-10-05T09:05:00Z")], 4_000)
+    cli_run = defs.resolve_job_def("feedback_pipeline").execute_in_process(
+        instance=instance, tags=process_tags()
+    )
+    assert any(e.event_type == dg.DagsterEventType.ASSET_OBSERVATION for e in cli_run.all_events)
+    assert report_requests(instance, cli_run) == []
 
 
 def report_requests(instance, result: dg.ExecuteInProcessResult) -> list[str]:
