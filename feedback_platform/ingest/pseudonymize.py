@@ -159,31 +159,37 @@ create or replace temp macro _replace_user_id(hit, ipad, opad) as
         end
     )[1];
 
+-- one id (the usual case) is a plain replace; several are spliced between the split pieces
 create or replace temp macro redact_json_user_ids(text, ipad, opad) as
     list_transform(
-        [{{
-            'pieces': regexp_split_to_array(text, {_sql(USER_ID_IN_TEXT)}),
-            'hits': regexp_extract_all(text, {_sql(USER_ID_IN_TEXT)})
-        }}],
-        lambda x: array_to_string(
-            list_transform(
-                range(1, len(x.pieces) + 1),
-                lambda i: x.pieces[i] || coalesce(_replace_user_id(x.hits[i], ipad, opad), '')
-            ),
-            ''
-        )
+        [regexp_extract_all(text, {_sql(USER_ID_IN_TEXT)})],
+        lambda hits: case len(hits)
+            when 0 then text
+            when 1 then replace(text, hits[1], _replace_user_id(hits[1], ipad, opad))
+            else list_transform(
+                [regexp_split_to_array(text, {_sql(USER_ID_IN_TEXT)})],
+                lambda pieces: array_to_string(
+                    list_transform(
+                        range(1, len(pieces) + 1),
+                        lambda i: pieces[i] || coalesce(_replace_user_id(hits[i], ipad, opad), '')
+                    ),
+                    ''
+                )
+            )[1]
+        end
     )[1];
 
 create or replace temp macro has_user_id_key(text) as
     regexp_matches(text::varchar, {_sql(USER_ID_LIKE)});
 
-create or replace temp macro _cut_unreplaced(text) as
-    case
+-- a macro's argument is pasted in where it is used: the one-element list binds it once
+create or replace temp macro _cut_unreplaced(redacted) as
+    list_transform([redacted], lambda text: case
         when len(regexp_extract_all(text, {_sql(USER_ID_LIKE)}))
             > len(regexp_extract_all(text, {_sql(_REPLACED)}))
             then regexp_extract(text, {_sql("(?s)^(.*?)" + USER_ID_LIKE)}, 1) || {_sql(CUT_MARKER)}
         else text
-    end;
+    end)[1];
 
 create or replace temp macro redact_properties(properties, ipad, opad) as
     list_transform(
