@@ -4,8 +4,11 @@ They land as event drops do (``ingest_drops``); each file is one review batch, s
 ingested whole or not at all and agreement can be measured per ``source_file``.
 """
 
+from pathlib import Path
+
 import dagster as dg
 from dagster_duckdb import DuckDBResource
+from duckdb import DuckDBPyConnection
 
 from feedback_platform.assets.ingestion import (
     DropTables,
@@ -14,6 +17,7 @@ from feedback_platform.assets.ingestion import (
     raw_table_spec,
     requested_paths,
 )
+from feedback_platform.ingest.load import FileIngestResult
 from feedback_platform.resources import PlatformResource
 from feedback_platform.review.labels import (
     REVIEW_DROP_SUFFIXES,
@@ -58,13 +62,23 @@ def raw_review_labels(
     duckdb: DuckDBResource,
 ):
     """Ingest label drops (``.jsonl``) from ``landing/reviews/``, each file in one transaction."""
-    landing = platform.settings().reviews_landing_dir
+    settings = platform.settings()
+    landing = settings.reviews_landing_dir
     paths = requested_paths(landing, config.files, REVIEW_DROP_SUFFIXES)
+
+    def ingest(con: DuckDBPyConnection, path: Path, _: None) -> FileIngestResult:
+        return ingest_review_file(
+            con,
+            path,
+            max_drop_bytes=settings.max_drop_bytes,
+            max_line_bytes=settings.max_line_bytes,
+        )
+
     yield from ingest_drops(
         context,
         duckdb,
         REVIEW_LABEL_TABLES,
         landing,
         paths,
-        lambda con, path, _: ingest_review_file(con, path),
+        ingest,
     )
