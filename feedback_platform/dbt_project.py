@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import yaml
 from dagster_dbt import DbtProject
 
+from feedback_platform.contract import DBT_PROJECT_DIR
 from feedback_platform.settings import Settings
 
-DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+# DBT_PROJECT_DIR: the repository's dbt_project/, or the folder FEEDBACK_PLATFORM_DBT_PROJECT_DIR
+# names, read once at import; the contract reads its taxonomy seed from the same folder.
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 # Under `dagster dev` the manifest is rebuilt from the SQL on load; elsewhere (CI, `make`)

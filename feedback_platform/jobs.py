@@ -9,11 +9,13 @@ whole ingestion and dbt build.
 from __future__ import annotations
 
 import dagster as dg
+from dagster_dbt import build_dbt_asset_selection
 
 from feedback_platform.assets.ingestion import EVENT_TABLES, DropTables
 from feedback_platform.assets.reporting import participation_weekly
 from feedback_platform.assets.review_labels import REVIEW_LABEL_TABLES
 from feedback_platform.assets.training import contributor_impact, kto_signals, preference_pairs
+from feedback_platform.assets.transformation import dbt_models
 
 PIPELINE_JOB_NAME = "feedback_pipeline"
 PUBLISH_JOB_NAME = "publish_datasets"
@@ -26,13 +28,25 @@ WEEKLY_REPORTS = dg.AssetSelection.assets(participation_weekly)
 #: row (each new event moves the as-of time and so every weight).
 PUBLICATION = dg.AssetSelection.assets(preference_pairs, kto_signals, contributor_impact)
 
+#: The dbt seeds (the event taxonomy, seeds/event_types.csv): no drop is upstream of them, but
+#: the models a drop rebuilds read them, so a drop's run loads them too (on a new home they do
+#: not exist yet; after an upgrade that changed a row they are stale).
+DBT_SEEDS = build_dbt_asset_selection([dbt_models], dbt_select="resource_type:seed")
 
-def _ingest_job(name: str, tables: DropTables, description: str) -> dg.UnresolvedAssetJobDefinition:
+
+def _ingest_job(
+    name: str,
+    tables: DropTables,
+    description: str,
+    also: dg.AssetSelection | None = None,
+) -> dg.UnresolvedAssetJobDefinition:
     """A new drop refreshes its raw tables (one multi-asset) and everything downstream of them
-    but the weekly reports (a sensor asks for the weeks that changed) and the datasets."""
+    but the weekly reports (a sensor asks for the weeks that changed) and the datasets, and
+    ``also`` (what those read that no drop is upstream of)."""
+    downstream = dg.AssetSelection.assets(*tables.keys).downstream()
     return dg.define_asset_job(
         name,
-        selection=dg.AssetSelection.assets(*tables.keys).downstream()
+        selection=(downstream | also if also is not None else downstream)
         - WEEKLY_REPORTS
         - PUBLICATION,
         description=description,
@@ -44,6 +58,7 @@ ingest_events_job = _ingest_job(
     "ingest_events",
     EVENT_TABLES,
     "Ingest event drops and rebuild the dbt models and the review queue.",
+    also=DBT_SEEDS,
 )
 
 ingest_reviews_job = _ingest_job(

@@ -1,9 +1,13 @@
 {#-
     What users did with each generation: one row per generation id that received any signal,
     from the sessionized events in `events` (rules: the `generation_outcome_rules` doc block).
-    Edits and corrections: the last one (by time) wins and gives the final text. A task_complete
-    without a generation_id credits the session's latest generation before it. `event_texts` is
-    `int_event_texts` (or a relation with its columns): the texts join on last.
+    Text changes (the event types requiring `edited_text` in the `event_types` seed: edit,
+    correction): the last one (by time) wins and gives the final text. A session-class event
+    (task_complete) without a generation_id credits the session's latest generation before it.
+    Which signals are explicit, implicit or accepting comes from the seed too (the events'
+    `is_explicit_feedback` / `is_implicit_signal` flags and `accepts_output`), never from a list
+    here. `event_texts` is `int_event_texts` (or a relation with its columns): the texts join on
+    last.
 
     A macro rather than a model so that fct_generations can hand it only the events of the
     generations a run touches: a view would aggregate every event of every generation first.
@@ -18,7 +22,7 @@
     edited_texts as (
 
         select event_id, edited_text from {{ event_texts }}
-        where event_type in ('edit', 'correction')
+        where event_type in {{ event_types_requiring(['edited_text']) }}
 
     ),
 
@@ -39,9 +43,11 @@
 
     unlinked_completions as (
 
-        select event_id, session_id, occurred_at
+        select
+            event_id, event_type, session_id, occurred_at, is_explicit_feedback, is_implicit_signal
         from events
-        where event_type = 'task_complete' and generation_id is null
+        where event_type in {{ event_types_where("signal_class = 'session'") }}
+            and generation_id is null
 
     ),
 
@@ -50,8 +56,10 @@
 
         select
             completions.event_id,
-            'task_complete' as event_type,
+            completions.event_type,
             completions.occurred_at,
+            completions.is_explicit_feedback,
+            completions.is_implicit_signal,
             generations.generation_id,
             generations.occurred_at as generated_at,
             generations.event_id as generation_event_id
@@ -69,7 +77,8 @@
             'completion_candidates',
             'event_id',
             'generated_at desc, generation_event_id desc',
-            'event_id, event_type, occurred_at, generation_id',
+            'event_id, event_type, occurred_at, generation_id, is_explicit_feedback,'
+                ~ ' is_implicit_signal',
         ) }}
 
     ),
@@ -81,6 +90,8 @@
             event_type,
             occurred_at,
             generation_id,
+            is_explicit_feedback,
+            is_implicit_signal,
             rating,
             dwell_ms
         from events
@@ -88,14 +99,17 @@
 
     ),
 
-    -- the generation a prefer event passed over, as its own signal
+    -- the generation a prefer event passed over, as its own signal: explicit like the prefer
+    -- event, and never accepting (`prefer_rejected` is no type of the seed)
     rejected_in_preference as (
 
         select
             event_id,
             'prefer_rejected' as event_type,
             occurred_at,
-            other_generation_id as generation_id
+            other_generation_id as generation_id,
+            is_explicit_feedback,
+            is_implicit_signal
         from events
         where event_type = 'prefer' and other_generation_id is not null
 
@@ -113,6 +127,8 @@
             event_type,
             occurred_at,
             generation_id,
+            is_explicit_feedback,
+            is_implicit_signal,
             cast(null as {{ dbt.type_int() }}) as rating,
             cast(null as {{ dbt.type_bigint() }}) as dwell_ms
         from (
@@ -123,10 +139,24 @@
 
     ),
 
+    -- whether the signal's type accepts the output, from the taxonomy seed (joined, since an
+    -- `in (subquery)` outside a where clause is not portable)
+    typed_signals as (
+
+        select
+            signals.*,
+            coalesce(event_types.accepts_output, false) as accepts_output
+        from signals
+        left join {{ ref('event_types') }} as event_types
+            on signals.event_type = event_types.event_type
+
+    ),
+
     latest_text_change as (
 
         {{ first_per(
-            "(select * from signals where event_type in ('edit', 'correction'))",
+            "(select * from signals where event_type in "
+                ~ event_types_requiring(['edited_text']) ~ ")",
             'generation_id',
             'occurred_at desc, event_id desc',
             'generation_id, event_id, event_type',
@@ -172,11 +202,10 @@
             {{ count_of("event_type = 'prefer_rejected'") }} as passed_over_count,
             {{ count_of("event_type = 'view'") }} as view_count,
             sum(dwell_ms) as dwell_ms,
-            {{ any_of("event_type in ('thumbs_up', 'thumbs_down', 'rating', 'comment', 'correction', 'prefer', 'prefer_rejected')") }}
-                as has_explicit_feedback,
-            {{ any_of("event_type in ('edit', 'regenerate', 'copy', 'share', 'view', 'task_complete')") }}
-                as has_implicit_signal
-        from signals
+            {{ any_of('accepts_output') }} as has_accepting_signal,
+            {{ any_of('is_explicit_feedback') }} as has_explicit_feedback,
+            {{ any_of('is_implicit_signal') }} as has_implicit_signal
+        from typed_signals
         group by generation_id
 
     ),

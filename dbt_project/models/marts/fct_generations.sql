@@ -101,8 +101,8 @@ generation_events_in_scope as (
 ),
 
 -- every event that can signal something about a generation in scope: its own events, prefer
--- events that passed it over, and its session's generations and unlinked completions (a
--- completion credits the session's latest generation before it)
+-- events that passed it over, and its session's generations and session-class events (one
+-- without a generation id credits the session's latest generation before it)
 scope_sessions as (
 
     select distinct session_id from generation_events_in_scope
@@ -115,7 +115,10 @@ signal_events_in_scope as (
     where generation_id in (select generation_id from scope_ids)
         or other_generation_id in (select generation_id from scope_ids)
         or (
-            event_type in ('generation', 'task_complete')
+            (
+                event_type = 'generation'
+                or event_type in {{ event_types_where("signal_class = 'session'") }}
+            )
             and session_id in (select session_id from scope_sessions)
         )
 
@@ -187,6 +190,7 @@ joined as (
         coalesce(signals.preferred_count, 0) as preferred_count,
         coalesce(signals.passed_over_count, 0) as passed_over_count,
         signals.dwell_ms,
+        coalesce(signals.has_accepting_signal, false) as has_accepting_signal,
         coalesce(signals.has_explicit_feedback, false) as has_explicit_feedback,
         coalesce(signals.has_implicit_signal, false) or coalesce(chains.is_regenerated, false)
             as has_implicit_signal,
@@ -244,13 +248,10 @@ judged as (
 
     select
         *,
+        -- a signal whose type accepts the output (`accepts_output` in the `event_types` seed)
         (
-            is_copied
-            or is_shared
-            or has_task_complete
-            or has_thumbs_up
+            has_accepting_signal
             or coalesce(rating >= {{ var('accepting_rating') }}, false)
-            or preferred_count > 0
         ) and not is_regenerated as is_accepted,
         has_thumbs_down
             or coalesce(rating <= {{ var('rejecting_rating') }}, false)

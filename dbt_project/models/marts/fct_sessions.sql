@@ -68,6 +68,18 @@ first_model_version as (
 
 ),
 
+-- whether the event's type completes the session, from the taxonomy seed
+typed_events_in_scope as (
+
+    select
+        events_in_scope.*,
+        coalesce(event_types.completes_session, false) as completes_session
+    from events_in_scope
+    left join {{ ref('event_types') }} as event_types
+        on events_in_scope.event_type = event_types.event_type
+
+),
+
 aggregated as (
 
     select
@@ -86,8 +98,9 @@ aggregated as (
         {{ count_of('is_explicit_feedback') }} as explicit_feedback_count,
         {{ count_of('is_implicit_signal') }} as implicit_signal_count,
         {{ any_of("event_type = 'task_complete'") }} as has_task_complete,
+        {{ any_of('completes_session') }} as has_completing_event,
         max(batch_ingested_at) as batch_ingested_at
-    from events_in_scope
+    from typed_events_in_scope
     group by session_id
 
 ),
@@ -115,13 +128,9 @@ final as (
         aggregated.implicit_signal_count,
         aggregated.explicit_feedback_count > 0 as has_explicit_feedback,
         aggregated.has_task_complete,
-        case
-            when aggregated.has_task_complete
-                or aggregated.copy_count > 0
-                or aggregated.share_count > 0
-                then 'completed'
-            else 'abandoned'
-        end as outcome,
+        -- an event whose type completes the session (`completes_session` in the seed)
+        case when aggregated.has_completing_event then 'completed' else 'abandoned' end
+            as outcome,
         aggregated.batch_ingested_at
     from aggregated
     left join first_segment on aggregated.session_id = first_segment.session_id

@@ -28,7 +28,7 @@ generation_metrics as (
         {{ share_of('is_regenerated') }} as retry_rate,
         {{ count_of('chain_position = 0') }} as chains,
         avg(case when chain_position = 0 then
-            case when chain_retry_count >= 3 then 1.0 else 0.0 end
+            case when chain_retry_count >= {{ var('high_retry_regenerations') }} then 1.0 else 0.0 end
         end) as high_retry_chain_share,
         {{ median('dwell_ms') }} as median_dwell_ms,
         {{ share_of('is_copied') }} as copy_rate,

@@ -1,41 +1,55 @@
+{#-
+    The event's class and flags come from the taxonomy seed `event_types` (joined, not listed
+    here): a type the seed does not know has none of them (ingestion quarantines such events).
+-#}
 with source as (
 
     select * from {{ source('raw', 'feedback_events') }}
 
 ),
 
+event_types as (
+
+    select * from {{ ref('event_types') }}
+
+),
+
 renamed as (
 
     select
-        event_id,
-        event_type,
-        cast(occurred_at as {{ dbt.type_timestamp() }}) as occurred_at,
-        user_id as user_key,
-        session_id as client_session_id,
-        user_segment,
-        app,
-        locale,
-        schema_version,
-        generation_id,
-        parent_generation_id,
-        other_generation_id,
-        model_version,
-        prompt,
-        output,
-        edited_text,
-        comment,
-        rating,
-        dwell_ms,
-        properties,
-        event_type in ('thumbs_up', 'thumbs_down', 'rating', 'comment', 'correction', 'prefer')
-            as is_explicit_feedback,
-        event_type in ('edit', 'regenerate', 'copy', 'share', 'view', 'task_complete')
+        source.event_id,
+        source.event_type,
+        cast(source.occurred_at as {{ dbt.type_timestamp() }}) as occurred_at,
+        source.user_id as user_key,
+        source.session_id as client_session_id,
+        source.user_segment,
+        source.app,
+        source.locale,
+        source.schema_version,
+        source.generation_id,
+        source.parent_generation_id,
+        source.other_generation_id,
+        source.model_version,
+        source.prompt,
+        source.output,
+        source.edited_text,
+        source.comment,
+        source.rating,
+        source.dwell_ms,
+        source.properties,
+        coalesce(event_types.signal_class = 'explicit', false) as is_explicit_feedback,
+        -- session-class types (task_complete) count as implicit signals
+        coalesce(event_types.signal_class in ('implicit', 'session'), false)
             as is_implicit_signal,
-        source_file,
-        line_number,
-        ingested_at
+        event_types.signal_class,
+        coalesce(event_types.accepts_output, false) as accepts_output,
+        coalesce(event_types.completes_session, false) as completes_session,
+        source.source_file,
+        source.line_number,
+        source.ingested_at
 
     from source
+    left join event_types on source.event_type = event_types.event_type
 
 ),
 

@@ -37,7 +37,7 @@ with generations as (
 text_changes as (
 
     select event_id, occurred_at, user_key from {{ ref('int_events_sessionized') }}
-    where event_type in ('edit', 'correction')
+    where event_type in {{ event_types_requiring(['edited_text']) }}
 
 ),
 
