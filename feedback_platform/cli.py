@@ -314,7 +314,6 @@ def _ui(args: argparse.Namespace) -> int:
     import signal
     import time
 
-    from feedback_platform.dbt_project import DBT_PROJECT_DIR
     from feedback_platform.instance import ensure_instance_home
     from feedback_platform.resources import executable
 
@@ -322,8 +321,9 @@ def _ui(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     settings.ensure_dirs()
     venv_bin = Path(sys.executable).parent
-    # the folder whose pyproject.toml names the code location for dg ([tool.dg])
-    project_root = DBT_PROJECT_DIR.parent
+    # the folder whose pyproject.toml names the code location for dg ([tool.dg]): the
+    # package's parent (the dbt project may be elsewhere: FEEDBACK_PLATFORM_DBT_PROJECT_DIR)
+    project_root = Path(__file__).resolve().parent.parent
     env = {
         **os.environ,
         "DAGSTER_HOME": str(ensure_instance_home(settings)),
