@@ -44,6 +44,9 @@ latest_batch as (
 
 {% if is_incremental() %}
 
+-- the two event types chains are made of (a generation names its parent, a regenerate discards
+-- one), named by the chain rule itself as `generation` is elsewhere: no class of the taxonomy
+-- seed means "changes a chain"
 changed_events as (
 
     select generation_id, parent_generation_id
