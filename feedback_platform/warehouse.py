@@ -1,4 +1,8 @@
-"""The embedded DuckDB warehouse: how to open it and the raw tables ingestion owns."""
+"""The embedded DuckDB warehouse: how to open it, and transactions on it.
+
+Every connection to the warehouse (the Dagster resource's and ``connect``'s) is opened the
+same way: ``connection_config``, then UTC as the session time zone, then, when it may write,
+the platform's tables (``schema.ensure_schema``)."""
 
 from __future__ import annotations
 
@@ -9,67 +13,46 @@ import duckdb
 from dagster._utils.backoff import backoff
 from dagster_duckdb import DuckDBResource
 
+from feedback_platform.schema import ensure_schema
 from feedback_platform.settings import Settings
-
-RAW_SCHEMA_DDL = """
-create schema if not exists raw;
-
-create table if not exists raw.feedback_events (
-    event_id varchar not null,
-    event_type varchar not null,
-    occurred_at timestamp not null,  -- UTC
-    user_id varchar not null,        -- HMAC-SHA256 of the product's user id, never the raw id
-    session_id varchar,
-    user_segment varchar,
-    app varchar,
-    locale varchar,
-    schema_version varchar not null,
-    generation_id varchar,
-    parent_generation_id varchar,
-    other_generation_id varchar,
-    model_version varchar,
-    prompt varchar,
-    output varchar,
-    edited_text varchar,
-    comment varchar,
-    rating integer,
-    dwell_ms bigint,
-    properties json,
-    source_file varchar not null,
-    line_number bigint not null,
-    ingested_at timestamp not null
-);
-
-create table if not exists raw.quarantined_events (
-    source_file varchar not null,
-    line_number bigint not null,
-    raw_text varchar,
-    reason varchar not null,
-    event_id varchar,
-    ingested_at timestamp not null
-);
-"""
-
-
-def ledger_ddl(table: str) -> str:
-    """A ledger of ingested files: one row per file, its sha256 and what its rows became."""
-    return f"""
-create table if not exists {table} (
-    file_name varchar not null,
-    sha256 varchar not null,
-    rows_read bigint not null,
-    rows_valid bigint not null,
-    rows_quarantined bigint not null,
-    rows_duplicate bigint not null,
-    ingested_at timestamp not null
-);
-"""
 
 
 def connection_config(settings: Settings) -> dict[str, str]:
     """DuckDB options for every connection to the warehouse: big work spills rather than running
     out of memory, and inserts run in parallel since no reader relies on physical row order."""
     return {"memory_limit": settings.duckdb_memory_limit, "preserve_insertion_order": False}
+
+
+def use_utc(con: duckdb.DuckDBPyConnection) -> None:
+    """UTC as the session time zone: offsets in timestamps are converted to UTC by it.
+
+    Not a ``connection_config`` option: DuckDB resolves ``TimeZone`` (an ICU setting) before it
+    loads its built-in extensions, so ``duckdb.connect(config={"TimeZone": ...})`` fails with
+    "the icu extension needs to be loaded" (duckdb/duckdb#11404, still so in 2.0). It is set
+    right after connecting instead, here only."""
+    con.execute("set TimeZone = 'UTC'")
+
+
+def prepare_connection(con: duckdb.DuckDBPyConnection, *, read_only: bool = False) -> None:
+    """What every warehouse connection gets before it is used: UTC, and the platform's
+    tables when it may write. The resource and ``connect`` call it; any other connection
+    (an in-memory one in a test) must, before ingestion or an asset's code uses it."""
+    use_utc(con)
+    if not read_only:
+        ensure_schema(con)
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Everything in the block commits together or not at all: begin, commit when the block
+    ends, roll back and re-raise on any exception (``KeyboardInterrupt`` included)."""
+    con.begin()
+    try:
+        yield con
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
 
 
 class WarehouseResource(DuckDBResource):
@@ -89,6 +72,7 @@ class WarehouseResource(DuckDBResource):
             max_retries=10,
         )
         try:
+            prepare_connection(con)
             yield con
         finally:
             con.close()
@@ -105,7 +89,11 @@ def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyCo
     con = duckdb.connect(
         str(settings.warehouse_path), read_only=read_only, config=connection_config(settings)
     )
-    con.execute("set TimeZone = 'UTC'")
+    try:
+        prepare_connection(con, read_only=read_only)
+    except BaseException:
+        con.close()
+        raise
     return con
 
 
@@ -118,7 +106,3 @@ def open_warehouse(
         yield con
     finally:
         con.close()
-
-
-def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(RAW_SCHEMA_DDL + ledger_ddl("raw.ingested_files"))

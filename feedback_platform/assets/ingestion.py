@@ -11,7 +11,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
@@ -25,8 +25,8 @@ from feedback_platform.ingest.ledger_mirror import (
     write_mirror,
 )
 from feedback_platform.ingest.load import (
+    DropContent,
     FileIngestResult,
-    ReadDrop,
     ingest_file,
     known_ingested,
     read_drop,
@@ -34,7 +34,6 @@ from feedback_platform.ingest.load import (
 from feedback_platform.ingest.readers import SUPPORTED_SUFFIXES
 from feedback_platform.resources import PlatformResource
 from feedback_platform.settings import Settings
-from feedback_platform.warehouse import ensure_raw_schema
 
 RAW_EVENTS = dg.AssetKey("raw_feedback_events")
 RAW_QUARANTINE = dg.AssetKey("raw_quarantined_events")
@@ -80,7 +79,6 @@ class DropTables:
     ledger_check: str
     quarantine_check: str
     ingested_check: str
-    ensure_tables: Callable[[DuckDBPyConnection], None]
     suffixes: tuple[str, ...]
 
     @property
@@ -130,7 +128,6 @@ EVENT_TABLES = DropTables(
     ledger_check="ledger_balances",
     quarantine_check="quarantine_share_is_low",
     ingested_check="every_drop_ingested",
-    ensure_tables=ensure_raw_schema,
     suffixes=SUPPORTED_SUFFIXES,
 )
 
@@ -146,7 +143,7 @@ def raw_feedback_events(
     settings = platform.settings()
     paths = requested_paths(settings.events_landing_dir, config.files)
 
-    def read(path: Path) -> ReadDrop:
+    def read(path: Path) -> DropContent:
         return read_drop(
             path,
             user_salt=settings.user_salt,
@@ -154,12 +151,14 @@ def raw_feedback_events(
             max_line_bytes=settings.max_line_bytes,
         )
 
-    def ingest(con: DuckDBPyConnection, path: Path, drop: ReadDrop | None) -> FileIngestResult:
+    def ingest(
+        con: DuckDBPyConnection, path: Path, content: DropContent | None
+    ) -> FileIngestResult:
         return ingest_file(
             con,
             path,
             user_salt=settings.user_salt,
-            read=drop,
+            content=content,
             max_drop_bytes=settings.max_drop_bytes,
             max_line_bytes=settings.max_line_bytes,
             max_text_chars=settings.max_text_chars,
@@ -217,16 +216,32 @@ def ingest_drops(
     """
     ledger = tables.ledger.metadata["table"]
     with warehouse.get_connection() as con:
-        tables.ensure_tables(con)
         results, failed = _ingest_each(context, con, paths, ingest, read_ahead, ledger)
         _mirror_ledger(con, landing, tables, failed)
-        rows_total, quarantined_total, files, unbalanced = con.execute(
-            tables.totals_sql()
-        ).fetchone()
-
+        totals = TableTotals(*con.execute(tables.totals_sql()).fetchone())
     new = [result for result in results if not result.already_ingested]
-    read = sum(result.rows_read for result in new)
-    quarantined = sum(result.rows_quarantined for result in new)
+    yield from _materializations(tables, results, new, failed, totals)
+    yield from _checks(tables, new, failed, totals)
+
+
+class TableTotals(NamedTuple):
+    """The raw tables after a run (``DropTables.totals_sql``)."""
+
+    rows: int
+    quarantined: int
+    files: int
+    unbalanced: int
+
+
+def _materializations(
+    tables: DropTables,
+    results: list[FileIngestResult],
+    new: list[FileIngestResult],
+    failed: dict[str, str],
+    totals: TableTotals,
+) -> Iterator[dg.MaterializeResult]:
+    """What the run added to each of the three tables (``new``: the drops not already
+    ingested), with the table's row count."""
     yield dg.MaterializeResult(
         asset_key=tables.rows.key,
         metadata={
@@ -235,26 +250,40 @@ def ingest_drops(
             "files_failed": len(failed),
             "rows_valid": sum(result.rows_valid for result in new),
             "rows_duplicate": sum(result.rows_duplicate for result in new),
-            "dagster/row_count": rows_total,
+            "dagster/row_count": totals.rows,
             "files": dg.MetadataValue.md(_files_table(results)),
         },
     )
     yield dg.MaterializeResult(
         asset_key=tables.quarantine.key,
         metadata={
-            "rows_quarantined": quarantined,
+            "rows_quarantined": sum(result.rows_quarantined for result in new),
             "reasons": dg.MetadataValue.json(_reason_totals(new)),
-            "dagster/row_count": quarantined_total,
+            "dagster/row_count": totals.quarantined,
         },
     )
-    yield dg.MaterializeResult(asset_key=tables.ledger.key, metadata={"dagster/row_count": files})
+    yield dg.MaterializeResult(
+        asset_key=tables.ledger.key, metadata={"dagster/row_count": totals.files}
+    )
+
+
+def _checks(
+    tables: DropTables,
+    new: list[FileIngestResult],
+    failed: dict[str, str],
+    totals: TableTotals,
+) -> Iterator[dg.AssetCheckResult]:
+    """The ledger balances (blocking), little of the run was quarantined, every drop of the
+    run was ingested (warnings)."""
     yield dg.AssetCheckResult(
         check_name=tables.ledger_check,
         asset_key=tables.ledger.key,
-        passed=unbalanced == 0,
+        passed=totals.unbalanced == 0,
         description="valid + quarantined + duplicate = read, for every ingested file",
-        metadata={"files_out_of_balance": unbalanced},
+        metadata={"files_out_of_balance": totals.unbalanced},
     )
+    read = sum(result.rows_read for result in new)
+    quarantined = sum(result.rows_quarantined for result in new)
     share = quarantined / read if read else 0.0
     yield dg.AssetCheckResult(
         check_name=tables.quarantine_check,

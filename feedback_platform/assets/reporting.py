@@ -15,14 +15,12 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from feedback_platform.resources import PlatformResource
+from feedback_platform.schema import PARTICIPATION_TABLE, REPORT_INPUTS_TABLE, SKEW_TABLE
+from feedback_platform.warehouse import transaction
 
 FCT_SESSIONS = dg.AssetKey(["marts", "fct_sessions"])
 FCT_GENERATIONS = dg.AssetKey(["marts", "fct_generations"])
 PARTICIPATION_WEEKLY = dg.AssetKey("participation_weekly")
-
-PARTICIPATION_TABLE = "reports.participation_weekly"
-SKEW_TABLE = "reports.participation_skew_weekly"
-REPORT_INPUTS_TABLE = "reports.participation_report_inputs"
 
 #: Weeks start on Monday 00:00 UTC. The first week is early enough for any demo data.
 weekly_partitions = dg.WeeklyPartitionsDefinition(
@@ -31,42 +29,6 @@ weekly_partitions = dg.WeeklyPartitionsDefinition(
 
 #: Weeks of history the chart shows, this week included.
 CHART_WEEKS = 8
-
-REPORTS_DDL = f"""
-create schema if not exists reports;
-
-create table if not exists {PARTICIPATION_TABLE} (
-    week_start date not null,
-    dimension varchar not null,          -- all | user_segment | model_version
-    dimension_value varchar not null,    -- 'all' on the total row, 'unknown' when not sent
-    sessions bigint not null,
-    sessions_with_explicit_feedback bigint not null,
-    explicit_participation_rate double,  -- null only when there are no sessions
-    users bigint not null,
-    users_with_explicit_feedback bigint not null,
-    generations bigint not null,
-    implicit_coverage double,            -- null only when there are no generations
-    explicit_participation_rate_change double,  -- minus the previous week's rate
-    primary key (week_start, dimension, dimension_value)
-);
-
-create table if not exists {REPORT_INPUTS_TABLE} (
-    week_start date not null primary key,
-    newest_input_ingested_at timestamp  -- of the marts' rows the week's report read
-);
-
-create table if not exists {SKEW_TABLE} (
-    week_start date not null primary key,
-    sessions bigint not null,
-    sessions_with_explicit_feedback bigint not null,
-    completed_share_all double,
-    completed_share_explicit double,
-    completed_share_diff_pp double,
-    edit_rate_all double,
-    edit_rate_explicit double,
-    edit_rate_diff_pp double
-);
-"""
 
 #: Which grouping set a row of ``group by grouping sets`` belongs to, as (dimension, value).
 _DIMENSION_COLUMNS = """
@@ -248,7 +210,6 @@ select week_start, newest_input_ingested_at from final
 def weeks_with_new_inputs(con: duckdb.DuckDBPyConnection) -> set[date]:
     """Weeks with sessions whose report was never written or read rows that have since been
     rebuilt: the weeks a run has to report again."""
-    con.execute("set TimeZone = 'UTC'")
     stamps = dict(con.execute(_INPUT_STAMPS_SQL).fetchall())
     try:
         built = dict(
@@ -256,7 +217,7 @@ def weeks_with_new_inputs(con: duckdb.DuckDBPyConnection) -> set[date]:
                 f"select week_start, newest_input_ingested_at from {REPORT_INPUTS_TABLE}"
             ).fetchall()
         )
-    except duckdb.CatalogException:  # no report was ever written
+    except duckdb.CatalogException:  # a read-only connection to a home with no report yet
         built = {}
     return {
         week
@@ -377,23 +338,24 @@ def write_week(
 ) -> tuple[list[WeekRow], Skew, list[tuple]]:
     """Replace the week's rows of both report tables in one transaction; return what the report
     shows: the week's rows (the ``all`` row first), its skew figures and the chart history."""
-    week_end = week_start + timedelta(days=7)
-    params = {
-        "week_start": datetime.combine(week_start, datetime.min.time()),
-        "week_end": datetime.combine(week_end, datetime.min.time()),
-    }
-    con.execute("set TimeZone = 'UTC'")
-    con.execute(REPORTS_DDL)
-    con.execute("begin transaction")
-    try:
+    start = datetime.combine(week_start, datetime.min.time())
+    end = datetime.combine(week_start + timedelta(days=7), datetime.min.time())
+    _replace_week(con, week_start, start, end)
+    return _week_rows(con, start), _week_skew(con, start), _week_history(con, start, end)
+
+
+def _replace_week(
+    con: duckdb.DuckDBPyConnection, week_start: date, start: datetime, end: datetime
+) -> None:
+    """The week's participation and skew rows and its input stamp, in one transaction."""
+    params = {"week_start": start, "week_end": end}
+    with transaction(con):
         for table in (PARTICIPATION_TABLE, SKEW_TABLE):
             con.execute(
-                f"delete from {table} where week_start = $week_start",
-                {"week_start": params["week_start"]},
+                f"delete from {table} where week_start = $week_start", {"week_start": start}
             )
         con.execute(
-            _PARTICIPATION_SQL,
-            {**params, "previous_week_start": params["week_start"] - timedelta(days=7)},
+            _PARTICIPATION_SQL, {**params, "previous_week_start": start - timedelta(days=7)}
         )
         con.execute(_SKEW_SQL, params)
         con.execute(
@@ -401,13 +363,11 @@ def write_week(
             f" select * from ({_INPUT_STAMPS_SQL}) where week_start = $week_start",
             {"week_start": week_start},
         )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
 
-    week = {"week_start": params["week_start"]}
-    rows = [
+
+def _week_rows(con: duckdb.DuckDBPyConnection, start: datetime) -> list[WeekRow]:
+    """The week's report rows, the ``all`` row first."""
+    return [
         WeekRow(*row)
         for row in con.execute(
             f"""
@@ -415,26 +375,29 @@ def write_week(
             where week_start = $week_start
             order by dimension <> 'all', dimension desc, dimension_value
             """,
-            week,
+            {"week_start": start},
         ).fetchall()
     ]
-    skew = Skew(
+
+
+def _week_skew(con: duckdb.DuckDBPyConnection, start: datetime) -> Skew:
+    return Skew(
         *con.execute(
             f"""
             select * exclude (week_start, sessions, sessions_with_explicit_feedback)
             from {SKEW_TABLE} where week_start = $week_start
             """,
-            week,
+            {"week_start": start},
         ).fetchone()
     )
-    history = con.execute(
+
+
+def _week_history(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> list[tuple]:
+    """Sessions and those with explicit feedback per week and segment, for the chart."""
+    return con.execute(
         _HISTORY_SQL,
-        {
-            "chart_start": params["week_start"] - timedelta(weeks=CHART_WEEKS - 1),
-            "week_end": params["week_end"],
-        },
+        {"chart_start": start - timedelta(weeks=CHART_WEEKS - 1), "week_end": end},
     ).fetchall()
-    return rows, skew, history
 
 
 def write_chart(path: Path, week_start: date, history: list[tuple]) -> Path:

@@ -20,13 +20,13 @@ from feedback_platform.assets.metadata import md_table
 from feedback_platform.datasets.text import has_text, same_text
 from feedback_platform.resources import PlatformResource
 from feedback_platform.review.agreement import ALPHA_THRESHOLD, nominal_alpha
-from feedback_platform.review.labels import ensure_review_label_schema
+from feedback_platform.schema import AGREEMENT_DDL, AGREEMENT_TABLE
+from feedback_platform.warehouse import transaction
 
 FCT_REVIEW_CANDIDATES = dg.AssetKey(["marts", "fct_review_candidates"])
 RAW_REVIEW_LABELS = dg.AssetKey("raw_review_labels")
 
 QUEUE_TABLE = "review.review_queue"
-AGREEMENT_TABLE = "review.agreement"
 ITEM_AGREEMENT_TABLE = "review.item_agreement"
 REVIEW_PAIRS_TABLE = "review.review_pairs"
 
@@ -153,19 +153,6 @@ where {has_text("prompt")}
     and not {same_text("chosen", "rejected")}
 """
 
-_AGREEMENT_DDL = f"""
-create or replace table {AGREEMENT_TABLE} (
-    batch varchar not null,           -- the review drop the labels came in
-    reason varchar not null,          -- 'all', or one review reason
-    items integer not null,           -- items labeled in the batch
-    items_with_two_or_more integer not null,
-    labels integer not null,
-    reviewers integer not null,
-    alpha double,                     -- null when no item has two labels
-    is_usable boolean not null        -- the batch's overall alpha is at or above the threshold
-)
-"""
-
 
 @dg.asset(
     deps=[RAW_REVIEW_LABELS],
@@ -183,28 +170,34 @@ def review_agreement(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     with duckdb.get_connection() as con:
         rows = write_agreement(con)
         [(pairs,)] = con.execute(f"select count(*) from {REVIEW_PAIRS_TABLE}").fetchall()
+    yield dg.MaterializeResult(metadata=_agreement_metadata(rows, pairs))
+    yield _agreement_check(rows)
 
+
+def _agreement_metadata(rows: list["BatchAgreement"], pairs: int) -> dict:
+    return {
+        "dagster/row_count": len(rows),
+        "batches": sum(row.reason == "all" for row in rows),
+        "review_pairs": pairs,
+        "agreement": dg.MetadataValue.md(
+            md_table(
+                ["batch", "reason", "items", "items with 2+", "labels", "reviewers",
+                 "alpha", "used"],
+                [(*row[:6], "n/a" if row.alpha is None else f"{row.alpha:.3f}", row.is_usable)
+                 for row in rows],
+            )
+        ),
+    }  # fmt: skip
+
+
+def _agreement_check(rows: list["BatchAgreement"]) -> dg.AssetCheckResult:
+    """Warns when a measurable batch's alpha is below the threshold (its labels are unused)."""
     batches = [row for row in rows if row.reason == "all"]
     rejected = {
         row.batch: row.alpha for row in batches if row.alpha is not None and not row.is_usable
     }
     unmeasured = [row.batch for row in batches if row.alpha is None]
-    yield dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": len(rows),
-            "batches": len(batches),
-            "review_pairs": pairs,
-            "agreement": dg.MetadataValue.md(
-                md_table(
-                    ["batch", "reason", "items", "items with 2+", "labels", "reviewers",
-                     "alpha", "used"],
-                    [(*row[:6], "n/a" if row.alpha is None else f"{row.alpha:.3f}", row.is_usable)
-                     for row in rows],
-                )
-            ),
-        }
-    )  # fmt: skip
-    yield dg.AssetCheckResult(
+    return dg.AssetCheckResult(
         check_name="review_batches_agree",
         passed=not rejected,
         severity=dg.AssetCheckSeverity.WARN,
@@ -273,7 +266,6 @@ def _all_first(entry: tuple[tuple[str, str], list]) -> tuple[str, bool, str]:
 def write_agreement(con: duckdb.DuckDBPyConnection) -> list[BatchAgreement]:
     """Measure every batch's labels and replace the agreement tables and the reviewed pairs
     in one transaction; return the rows of ``review.agreement``."""
-    ensure_review_label_schema(con)  # review.review_items included
     labels = con.execute(
         """
         select labels.source_file, items.reason, labels.item_id, labels.reviewer_id,
@@ -283,17 +275,12 @@ def write_agreement(con: duckdb.DuckDBPyConnection) -> list[BatchAgreement]:
         """
     ).fetchall()
     rows = agreement_rows(labels)
-    con.execute("begin transaction")
-    try:
-        con.execute(_AGREEMENT_DDL)
+    with transaction(con):
+        con.execute(AGREEMENT_DDL)
         if rows:
             con.executemany(f"insert into {AGREEMENT_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
         con.execute(_ITEM_AGREEMENT_SQL)
         con.execute(_REVIEW_PAIRS_SQL)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return rows
 
 
@@ -370,55 +357,72 @@ def review_queue(
     Every item ever queued is kept in ``review.review_items`` so late labels still resolve."""
     path = platform.settings().review_dir / "queue.jsonl"
     with duckdb.get_connection() as con:
-        ensure_review_label_schema(con)  # review.review_items included
         if not _agreement_written(con):  # a new home whose first run is a drop's
             write_agreement(con)
-        con.execute("begin transaction")
-        try:
-            con.execute(
-                _QUEUE_SQL,
-                {"max_items": config.max_items, "per_segment_quota": config.per_segment_quota},
-            )
-            con.execute(
-                """
-                insert into review.review_items by name
-                select * exclude (queue_position), now()::timestamp as first_queued_at
-                from new_queue
-                on conflict do nothing
-                """
-            )
-            con.execute(f"create or replace table {QUEUE_TABLE} as from new_queue")
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
+        _replace_queue(con, config)
         _export_jsonl(con, f"select * from {QUEUE_TABLE} order by queue_position", path)
-        by_reason = dict(con.execute(_count_by(QUEUE_TABLE, "reason")).fetchall())
-        by_segment = dict(con.execute(_count_by(QUEUE_TABLE, "user_segment")).fetchall())
-        [(raised, reviewed)] = con.execute(
-            "select count(*), count(*) filter (where item_id in (from reviewed_items))"
-            " from marts.fct_review_candidates"
-        ).fetchall()
-        preview = con.execute(
-            f"""
-            select queue_position, reason, priority, user_segment, left(prompt, 60)
-            from {QUEUE_TABLE} order by queue_position limit 10
-            """
-        ).fetchall()
-    open_items = sum(by_reason.values())
+        summary = _queue_summary(con)
+    open_items = sum(summary.by_reason.values())
     context.log.info(
-        f"review queue: {open_items} open items; {raised} raised, {reviewed} reviewed; {path}"
+        f"review queue: {open_items} open items; {summary.raised} raised,"
+        f" {summary.reviewed} reviewed; {path}"
     )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": open_items,
-            "items_raised": raised,
-            "items_reviewed": reviewed,
-            "by_reason": dg.MetadataValue.json(by_reason),
-            "by_segment": dg.MetadataValue.json(by_segment),
+            "items_raised": summary.raised,
+            "items_reviewed": summary.reviewed,
+            "by_reason": dg.MetadataValue.json(summary.by_reason),
+            "by_segment": dg.MetadataValue.json(summary.by_segment),
             "queue_path": dg.MetadataValue.path(str(path)),
             "preview": dg.MetadataValue.md(
-                md_table(["#", "reason", "priority", "segment", "prompt"], preview)
+                md_table(["#", "reason", "priority", "segment", "prompt"], summary.preview)
             ),
         }
     )
+
+
+def _replace_queue(con: duckdb.DuckDBPyConnection, config: ReviewQueueConfig) -> None:
+    """Sample the open queue, keep its new items in ``review.review_items`` and replace
+    ``review.review_queue`` with it, in one transaction."""
+    with transaction(con):
+        con.execute(
+            _QUEUE_SQL,
+            {"max_items": config.max_items, "per_segment_quota": config.per_segment_quota},
+        )
+        con.execute(
+            """
+            insert into review.review_items by name
+            select * exclude (queue_position), now()::timestamp as first_queued_at
+            from new_queue
+            on conflict do nothing
+            """
+        )
+        con.execute(f"create or replace table {QUEUE_TABLE} as from new_queue")
+
+
+class QueueSummary(NamedTuple):
+    """The open queue by reason and segment, the candidates raised and reviewed, and the
+    first ten items."""
+
+    by_reason: dict[str, int]
+    by_segment: dict[str, int]
+    raised: int
+    reviewed: int
+    preview: list[tuple]
+
+
+def _queue_summary(con: duckdb.DuckDBPyConnection) -> QueueSummary:
+    by_reason = dict(con.execute(_count_by(QUEUE_TABLE, "reason")).fetchall())
+    by_segment = dict(con.execute(_count_by(QUEUE_TABLE, "user_segment")).fetchall())
+    [(raised, reviewed)] = con.execute(
+        "select count(*), count(*) filter (where item_id in (from reviewed_items))"
+        " from marts.fct_review_candidates"
+    ).fetchall()
+    preview = con.execute(
+        f"""
+        select queue_position, reason, priority, user_segment, left(prompt, 60)
+        from {QUEUE_TABLE} order by queue_position limit 10
+        """
+    ).fetchall()
+    return QueueSummary(by_reason, by_segment, raised, reviewed, preview)

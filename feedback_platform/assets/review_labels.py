@@ -19,11 +19,7 @@ from feedback_platform.assets.ingestion import (
 )
 from feedback_platform.ingest.load import FileIngestResult
 from feedback_platform.resources import PlatformResource
-from feedback_platform.review.labels import (
-    REVIEW_DROP_SUFFIXES,
-    ensure_review_label_schema,
-    ingest_review_file,
-)
+from feedback_platform.review.labels import REVIEW_DROP_SUFFIXES, ingest_review_file
 
 REVIEW_LABEL_TABLES = DropTables(
     rows=raw_table_spec(
@@ -47,7 +43,6 @@ REVIEW_LABEL_TABLES = DropTables(
     ledger_check="review_ledger_balances",
     quarantine_check="review_quarantine_share_is_low",
     ingested_check="every_review_drop_ingested",
-    ensure_tables=ensure_review_label_schema,
     suffixes=REVIEW_DROP_SUFFIXES,
 )
 

@@ -7,6 +7,8 @@ immutable versions under ``datasets/`` and check what they published. All of it 
 no table passes through pandas.
 """
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -19,7 +21,6 @@ from feedback_platform.datasets.text import has_text, prompt_bucket, same_text, 
 from feedback_platform.datasets.versions import PublishedVersion, publish
 from feedback_platform.dbt_project import dbt_vars
 from feedback_platform.resources import PlatformResource
-from feedback_platform.review.labels import ensure_review_label_schema
 
 FCT_PREFERENCE_CANDIDATES = dg.AssetKey(["marts", "fct_preference_candidates"])
 FCT_KTO_CANDIDATES = dg.AssetKey(["marts", "fct_kto_candidates"])
@@ -136,6 +137,43 @@ from marts.fct_kto_candidates
 """
 
 
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One published dataset: the SQL that builds its rows into ``build_table``, the table
+    that keeps them with their version (``table``), its folder under ``datasets/``, the
+    published ``columns``, the id that orders rows of the same time in the files
+    (``id_column``), and the column its rows are counted by besides split and segment."""
+
+    build_sql: str
+    build_table: str
+    table: str
+    folder: str
+    columns: tuple[str, ...]
+    id_column: str
+    kind_column: str
+
+
+PAIRS = DatasetSpec(
+    build_sql=_PAIRS_SQL,
+    build_table="pairs_build",
+    table=PAIRS_TABLE,
+    folder="preference_pairs",
+    columns=tuple(PAIR_COLUMNS),
+    id_column="pair_id",
+    kind_column="source",
+)
+
+KTO = DatasetSpec(
+    build_sql=_KTO_SQL,
+    build_table="kto_build",
+    table=KTO_TABLE,
+    folder="kto_signals",
+    columns=tuple(KTO_COLUMNS),
+    id_column="example_id",
+    kind_column="signal",
+)
+
+
 _PAIR_CHECKS_SQL = f"""
 with published as (
     select *, filename like '%holdout.parquet' as in_holdout
@@ -186,27 +224,14 @@ def preference_pairs(
     under ``datasets/preference_pairs/`` (``train.parquet``, ``holdout.parquet``,
     ``manifest.json``) and ``LATEST`` names it; unchanged content makes no new version. The
     checks read the published files."""
-    root = platform.settings().datasets_dir / "preference_pairs"
     with duckdb.get_connection() as con:
-        version = _build_and_publish(
-            con,
-            _PAIRS_SQL,
-            "pairs_build",
-            PAIRS_TABLE,
-            root,
-            PAIR_COLUMNS,
-            "pair_id",
-            "source",
-            config,
-        )
+        version = _build_and_publish(con, PAIRS, platform.settings().datasets_dir, config)
         preview = con.execute(
             f"select source, split, prompt, chosen, rejected, round(weight, 3) from {PAIRS_TABLE}"
             " order by occurred_at desc, pair_id limit 5"
         ).fetchall()
         files = [str(version.path / f"{split}.parquet") for split in SPLITS]
-        degenerate, shared_prompts, bad_weights, unresolved = con.execute(
-            _PAIR_CHECKS_SQL, {"files": files}
-        ).fetchone()
+        failures = con.execute(_PAIR_CHECKS_SQL, {"files": files}).fetchone()
     context.log.info(_describe(version))
     yield dg.MaterializeResult(
         metadata={
@@ -216,7 +241,15 @@ def preference_pairs(
             ),
         }
     )
-    for name, failures, what in (
+    yield from _pair_checks(version, failures)
+
+
+def _pair_checks(
+    version: PublishedVersion, failures: tuple[int, int, int, int]
+) -> Iterator[dg.AssetCheckResult]:
+    """One check per count of ``_PAIR_CHECKS_SQL``, in its order."""
+    degenerate, shared_prompts, bad_weights, unresolved = failures
+    for name, count, what in (
         ("no_degenerate_pairs", degenerate, "degenerate pairs"),
         ("no_prompt_in_both_splits", shared_prompts, "prompts in both train and holdout"),
         ("weights_in_range", bad_weights, "weights outside (0, 1]"),
@@ -224,9 +257,9 @@ def preference_pairs(
     ):
         yield dg.AssetCheckResult(
             check_name=name,
-            passed=failures == 0,
-            description=f"{failures} {what} in version {version.version}",
-            metadata={"failures": failures, "version": version.version},
+            passed=count == 0,
+            description=f"{count} {what} in version {version.version}",
+            metadata={"failures": count, "version": version.version},
         )
 
 
@@ -246,61 +279,36 @@ def kto_signals(
     """Unpaired ``prompt``, ``completion``, ``label`` rows (TRL's unpaired preference format,
     for KTO) from thumbs, copies, shares and abandoned sessions, versioned like the pairs under
     ``datasets/kto_signals/``."""
-    root = platform.settings().datasets_dir / "kto_signals"
     with duckdb.get_connection() as con:
-        version = _build_and_publish(
-            con,
-            _KTO_SQL,
-            "kto_build",
-            KTO_TABLE,
-            root,
-            KTO_COLUMNS,
-            "example_id",
-            "signal",
-            config,
-        )
+        version = _build_and_publish(con, KTO, platform.settings().datasets_dir, config)
     context.log.info(_describe(version))
     return dg.MaterializeResult(metadata=_version_metadata(version))
 
 
 def _build_and_publish(
     con: duckdb.DuckDBPyConnection,
-    build_sql: str,
-    build_table: str,
-    table: str,
-    root: Path,
-    columns: list[str],
-    id_column: str,
-    kind_column: str,
+    dataset: DatasetSpec,
+    datasets_dir: Path,
     config: TrainingDataConfig,
 ) -> PublishedVersion:
-    """Build the rows, publish them unless unchanged, and keep them as ``table`` with the name
-    of the version they are in. Files are sorted by time, then ``id_column``, so the same
-    content gives the same bytes; counts are by ``kind_column``, split and segment."""
-    con.execute("set TimeZone = 'UTC'")
-    con.execute("create schema if not exists training")
-    ensure_review_label_schema(con)
+    """Build the rows, publish them under ``datasets_dir / dataset.folder`` unless unchanged,
+    and keep them as ``dataset.table`` with the name of the version they are in. Files are
+    sorted by time, then the id column, so the same content gives the same bytes; counts are
+    by the kind column, split and segment."""
     [(as_of,)] = con.execute(_AS_OF_SQL).fetchall()
     parameters = {
         "half_life_days": config.half_life_days,
         "holdout_percent": config.holdout_percent,
     }
-    con.execute(build_sql, {"as_of": as_of, **parameters})
-    counts = {
-        f"by_{column}": dict(
-            con.execute(
-                f"select {column}::varchar, count(*) from {build_table} group by all order by 1"
-            ).fetchall()
-        )
-        for column in (kind_column, "split", "user_segment")
-    }
+    con.execute(dataset.build_sql, {"as_of": as_of, **parameters})
+    counts = _row_counts(con, dataset)
     version = publish(
         con,
-        root,
-        table=build_table,
-        columns=columns,
+        datasets_dir / dataset.folder,
+        table=dataset.build_table,
+        columns=list(dataset.columns),
         splits=SPLITS,
-        order_by=f"occurred_at, {id_column}",
+        order_by=f"occurred_at, {dataset.id_column}",
         manifest={
             "as_of": as_of.isoformat() if as_of else None,
             "parameters": {**parameters, "dbt_vars": dbt_vars()},
@@ -308,10 +316,23 @@ def _build_and_publish(
         },
     )
     con.execute(
-        f"create or replace table {table} as"
-        f" select *, '{version.version}' as dataset_version from {build_table}"
+        f"create or replace table {dataset.table} as"
+        f" select *, '{version.version}' as dataset_version from {dataset.build_table}"
     )
     return version
+
+
+def _row_counts(con: duckdb.DuckDBPyConnection, dataset: DatasetSpec) -> dict[str, dict]:
+    """The built rows counted by the kind column, by split and by segment."""
+    return {
+        f"by_{column}": dict(
+            con.execute(
+                f"select {column}::varchar, count(*) from {dataset.build_table}"
+                " group by all order by 1"
+            ).fetchall()
+        )
+        for column in (dataset.kind_column, "split", "user_segment")
+    }
 
 
 def _version_metadata(version: PublishedVersion) -> dict:
@@ -416,7 +437,6 @@ def contributor_impact(
     latest preference-pair version, with a ready sentence for the product ("Your corrections
     helped improve 12 answers this month")."""
     with duckdb.get_connection() as con:
-        con.execute("set TimeZone = 'UTC'")
         [(as_of,)] = con.execute(_AS_OF_SQL).fetchall()
         con.execute(_IMPACT_SQL, {"as_of": as_of})
         [(rows, users)] = con.execute(

@@ -83,16 +83,7 @@ def publish(
     staging = root / f".{name}.{uuid.uuid4().hex}.tmp"
     staging.mkdir()
     try:
-        files = {}
-        for split in splits:
-            path = staging / f"{split}.parquet"
-            condition = f"split = '{split}'"
-            con.execute(
-                f"copy (select {', '.join(columns)} from {table} where {condition}"
-                f" order by {order_by}) to '{path}' (format parquet, compression zstd)"
-            )
-            [(rows,)] = con.execute(f"select count(*) from {table} where {condition}").fetchall()
-            files[path.name] = {"rows": rows, "sha256": file_sha256(path)}
+        files = _write_splits(con, staging, table, columns, splits, order_by)
         full_manifest = {
             "version": name,
             "parent_version": latest.version if latest else None,
@@ -109,6 +100,28 @@ def publish(
         raise
     _write_atomically(root / LATEST, name + "\n")
     return PublishedVersion(version=name, path=root / name, is_new=True, manifest=full_manifest)
+
+
+def _write_splits(
+    con: duckdb.DuckDBPyConnection,
+    folder: Path,
+    table: str,
+    columns: list[str],
+    splits: tuple[str, ...],
+    order_by: str,
+) -> dict[str, dict]:
+    """``<split>.parquet`` in ``folder`` for each of ``splits``; each file's rows and sha256."""
+    files = {}
+    for split in splits:
+        path = folder / f"{split}.parquet"
+        condition = f"split = '{split}'"
+        con.execute(
+            f"copy (select {', '.join(columns)} from {table} where {condition}"
+            f" order by {order_by}) to '{path}' (format parquet, compression zstd)"
+        )
+        [(rows,)] = con.execute(f"select count(*) from {table} where {condition}").fetchall()
+        files[path.name] = {"rows": rows, "sha256": file_sha256(path)}
+    return files
 
 
 def remove_leftovers(root: Path) -> list[str]:

@@ -25,7 +25,7 @@ from feedback_platform.ingest.readers import (
     OVERSIZE_PREVIEW_BYTES,
     check_regular_file,
     read_rows,
-    stage_rows,
+    register_staged_rows,
 )
 from feedback_platform.ingest.validate import EVENT_COLUMNS, VALIDATE_SQL
 from feedback_platform.settings import (
@@ -33,7 +33,7 @@ from feedback_platform.settings import (
     DEFAULT_MAX_LINE_BYTES,
     DEFAULT_MAX_TEXT_CHARS,
 )
-from feedback_platform.warehouse import ensure_raw_schema
+from feedback_platform.warehouse import transaction
 
 
 @dataclass(frozen=True)
@@ -57,24 +57,10 @@ class RowCounts(NamedTuple):
     reasons: dict[str, int]
 
 
-#: The sha256 of each drop by folder, name, size, modification time, inode and inode change
-#: time, so an ingested file that stays in the landing folder is recognised without being read
-#: again: re-hashing months of drops costs more than ingesting a new one (27 files, 4 GB: ~6 s a
-#: run at 10M events). The change time cannot be set back, so a rewrite that restores size and
-#: mtime is still a new key.
-_SHA256_CACHE_DDL = """
-create table if not exists raw.drop_sha256 (
-    drop_key varchar primary key,  -- <folder>/<name>:<size>:<mtime_ns>:<inode>:<ctime_ns>
-    sha256 varchar not null
-);
-"""
-
-
 def drop_sha256(con: duckdb.DuckDBPyConnection, path: Path, known: str | None = None) -> str:
     """The file's sha256, read from the cache when the file is unchanged since it was hashed;
     else ``known`` (already computed from the file's bytes) or the file hashed now."""
     key = _cache_key(path)
-    con.execute(_SHA256_CACHE_DDL)
     cached = con.execute("select sha256 from raw.drop_sha256 where drop_key = ?", [key]).fetchone()
     if cached:
         return cached[0]
@@ -86,7 +72,6 @@ def drop_sha256(con: duckdb.DuckDBPyConnection, path: Path, known: str | None = 
 def known_ingested(con: duckdb.DuckDBPyConnection, path: Path, ledger: str) -> bool:
     """True when the unchanged file was hashed before and that sha256 is in ``ledger``: a
     no-op that need not be read (a copy under another name is only found by hashing it)."""
-    con.execute(_SHA256_CACHE_DDL)
     return bool(
         con.execute(
             f"select 1 from raw.drop_sha256 join {ledger} using (sha256) where drop_key = ?",
@@ -111,9 +96,9 @@ def file_sha256(path: Path) -> str:
 
 
 @dataclass(frozen=True)
-class ReadDrop:
-    """An event drop read ahead of its transaction: the sha256 and the staged rows of one read
-    of the file."""
+class DropContent:
+    """An event drop read ahead of its transaction (``read_drop``): the sha256 and the rows of
+    one read of the file."""
 
     sha256: str
     rows: pa.Table
@@ -125,11 +110,11 @@ def read_drop(
     user_salt: str,
     max_drop_bytes: int = DEFAULT_MAX_DROP_BYTES,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
-) -> ReadDrop:
+) -> DropContent:
     """Hash and read ``path`` without touching the warehouse, so that the next drop is read
     while the warehouse ingests the current one (about 0.45 s of single-threaded work in every
     150 MB drop). Raises ``ValueError`` for a drop over a limit (see ``read_rows``)."""
-    return ReadDrop(
+    return DropContent(
         sha256=file_sha256(path),
         rows=read_rows(
             path,
@@ -145,7 +130,7 @@ def ingest_file(
     path: Path,
     *,
     user_salt: str,
-    read: ReadDrop | None = None,
+    content: DropContent | None = None,
     ingested_at: datetime | None = None,
     before_commit: Callable[[], None] | None = None,
     max_drop_bytes: int = DEFAULT_MAX_DROP_BYTES,
@@ -153,23 +138,22 @@ def ingest_file(
     max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
 ) -> FileIngestResult:
     """Load the event drop ``path`` into the raw tables, all or nothing (see ``ingest_once``),
-    from ``read`` when it was read ahead (``read_drop``). A line over ``max_line_bytes`` is
+    from ``content`` when it was read ahead (``read_drop``). A line over ``max_line_bytes`` is
     quarantined as ``too_large:line``, a text field over ``max_text_chars`` characters as
     ``too_large:<field>``; a drop over ``max_drop_bytes`` raises ``ValueError``."""
-    ensure_raw_schema(con)
     pads = hmac_pads(user_salt)
 
     def load_events(ingested_at: datetime) -> RowCounts:
-        if read is None:
+        if content is None:
             rows = read_rows(
                 path,
                 pseudonymize=partial(user_key, salt=user_salt),
                 max_drop_bytes=max_drop_bytes,
                 max_line_bytes=max_line_bytes,
             )
-            stage_rows(con, rows)
         else:
-            stage_rows(con, read.rows)
+            rows = content.rows
+        register_staged_rows(con, rows)
         con.execute(REDACTION_MACROS)
         limits = {"max_line_bytes": max_line_bytes, "max_text_chars": max_text_chars}
         con.execute(VALIDATE_SQL, limits | pads)
@@ -186,7 +170,7 @@ def ingest_file(
         path,
         ledger="raw.ingested_files",
         load=load_events,
-        sha256=read.sha256 if read else None,
+        sha256=content.sha256 if content else None,
         ingested_at=ingested_at,
         before_commit=before_commit,
     )
@@ -207,17 +191,16 @@ def ingest_once(
     ``load(ingested_at)`` writes and the file's ledger row commit together or not at all.
 
     ``before_commit`` runs inside the transaction just before it commits; tests use it to
-    prove that a failure at that point leaves nothing of the file behind.
+    prove that a failure at that point leaves nothing of the file behind. ``con`` is a
+    warehouse connection (``warehouse.connect`` or the resource's): in UTC, so offsets in
+    timestamps are converted to UTC, and with the platform's tables.
     """
-    # Offsets in timestamps are converted to UTC by the session time zone.
-    con.execute("set TimeZone = 'UTC'")
     sha256 = drop_sha256(con, path, known=sha256)
     if con.execute(f"select 1 from {ledger} where sha256 = ?", [sha256]).fetchone():
         return FileIngestResult(file_name=path.name, sha256=sha256, already_ingested=True)
 
     ingested_at = (ingested_at or datetime.now(UTC)).replace(tzinfo=None)
-    con.begin()
-    try:
+    with transaction(con):
         counts = load(ingested_at)
         result = FileIngestResult(
             file_name=path.name,
@@ -242,10 +225,6 @@ def ingest_once(
         )
         if before_commit is not None:
             before_commit()
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
     return result
 
 

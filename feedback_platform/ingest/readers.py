@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from feedback_platform.settings import DEFAULT_MAX_DROP_BYTES, DEFAULT_MAX_LINE_BYTES
+from feedback_platform.warehouse import use_utc
 
 SUPPORTED_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet", ".csv")
 
@@ -79,28 +80,9 @@ OVERSIZE_PREVIEW_BYTES = 1024
 _MAX_LINE_BYTES_CAP = 1024**3
 
 
-def stage_file(
-    con: duckdb.DuckDBPyConnection,
-    path: Path,
-    *,
-    pseudonymize: Callable[[str], str],
-    max_drop_bytes: int = DEFAULT_MAX_DROP_BYTES,
-    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
-) -> None:
-    """Register every row of ``path`` as ``staged_rows`` (see ``read_rows``). The caller
-    unregisters it when done."""
-    rows = read_rows(
-        path,
-        pseudonymize=pseudonymize,
-        max_drop_bytes=max_drop_bytes,
-        max_line_bytes=max_line_bytes,
-    )
-    stage_rows(con, rows)
-
-
-def stage_rows(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> None:
-    """Register rows from ``read_rows`` as ``staged_rows``: DuckDB scans the Arrow table in
-    place, no copy into a table."""
+def register_staged_rows(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> None:
+    """Register rows from ``read_rows`` as the view ``staged_rows`` of ``con``: DuckDB scans the
+    Arrow table in place, no copy into a table. The caller unregisters it when done."""
     con.register("staged_rows", rows)
 
 
@@ -528,7 +510,7 @@ def _parquet_batches(path: Path, limits: _Limits) -> Iterator[pa.Table]:
     count against the drop limit (a dictionary-encoded column can expand far beyond the file).
     """
     with duckdb.connect() as con:
-        con.execute("set TimeZone = 'UTC'")
+        use_utc(con)
         rows = con.sql(
             """
             select

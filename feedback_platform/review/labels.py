@@ -19,7 +19,8 @@ from feedback_platform.ingest.load import FileIngestResult, RowCounts, ingest_on
 from feedback_platform.ingest.readers import (
     OVERSIZE_PREVIEW_BYTES,
     UnsupportedFileError,
-    stage_file,
+    read_rows,
+    register_staged_rows,
 )
 from feedback_platform.ingest.validate import (
     PARSE_RULES,
@@ -30,49 +31,20 @@ from feedback_platform.ingest.validate import (
     reason_case,
     timestamp_candidate,
 )
-from feedback_platform.review.schema import REVIEW_ITEMS_DDL, REVIEW_LABELS
+from feedback_platform.schema import REVIEW_LEDGER
 from feedback_platform.settings import DEFAULT_MAX_DROP_BYTES, DEFAULT_MAX_LINE_BYTES
-from feedback_platform.warehouse import ledger_ddl
+
+#: What a reviewer answers about an item: response ``a`` is better (or, alone, acceptable),
+#: response ``b`` is better, both are equally good (``tie``), or ``neither`` is acceptable
+#: (``corrected_text`` then carries a good answer).
+REVIEW_LABELS = ("a", "b", "tie", "neither")
 
 #: Review drops are JSON lines only; anything else in ``landing/reviews/`` is not a drop.
 REVIEW_DROP_SUFFIXES = (".jsonl",)
 
-REVIEW_LABELS_DDL = """
-create schema if not exists raw;
-
-create table if not exists raw.review_labels (
-    item_id varchar not null,
-    reviewer_id varchar not null,     -- a staff id, as given
-    label varchar not null,           -- a | b | tie | neither
-    corrected_text varchar,
-    labeled_at timestamp not null,    -- UTC
-    source_file varchar not null,     -- the review batch
-    line_number bigint not null,
-    ingested_at timestamp not null
-);
-
-create table if not exists raw.quarantined_review_labels (
-    source_file varchar not null,
-    line_number bigint not null,
-    raw_text varchar,
-    reason varchar not null,
-    item_id varchar,
-    ingested_at timestamp not null
-);
-"""
-
-_LEDGER = "raw.ingested_review_files"
-
 _FIELDS = ("item_id", "reviewer_id", "label", "corrected_text", "labeled_at")
 _REQUIRED = ("item_id", "reviewer_id", "label", "labeled_at")
 _TEXT_FIELDS = ("item_id", "reviewer_id", "label", "corrected_text")
-
-
-def ensure_review_label_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """The raw label tables, and the review items labels are checked against: with no review
-    loop yet, every label is about an unknown item."""
-    con.execute(REVIEW_ITEMS_DDL)
-    con.execute(REVIEW_LABELS_DDL + ledger_ddl(_LEDGER))
 
 
 def _reason_case() -> str:
@@ -207,17 +179,16 @@ def ingest_review_file(
     """
     if not path.name.lower().endswith(REVIEW_DROP_SUFFIXES):
         raise UnsupportedFileError(f"{path.name}: review drops are JSON lines (.jsonl)")
-    ensure_review_label_schema(con)
 
     def load_labels(ingested_at: datetime) -> RowCounts:
         # Only broken CSV records are redacted by the reader; labels carry no user ids.
-        stage_file(
-            con,
+        rows = read_rows(
             path,
             pseudonymize=lambda text: text,
             max_drop_bytes=max_drop_bytes,
             max_line_bytes=max_line_bytes,
         )
+        register_staged_rows(con, rows)
         con.execute(_CHECK_SQL, {"max_line_bytes": max_line_bytes})
         con.unregister("staged_rows")
         params = {"source_file": path.name, "ingested_at": ingested_at}
@@ -228,7 +199,7 @@ def ingest_review_file(
     return ingest_once(
         con,
         path,
-        ledger=_LEDGER,
+        ledger=REVIEW_LEDGER,
         load=load_labels,
         ingested_at=ingested_at,
         before_commit=before_commit,

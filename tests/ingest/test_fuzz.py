@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from feedback_platform.ingest.load import ingest_file
+from feedback_platform.warehouse import prepare_connection
 from tests.conftest import TEST_SALT, event
 
 RAW = "RAWID"
@@ -122,6 +123,7 @@ def _ingest_and_check(name: str, body: bytes) -> None:
         path.parent.mkdir()
         path.write_bytes(body)
         with duckdb.connect() as con:
+            prepare_connection(con)
             result = ingest_file(con, path, user_salt=TEST_SALT)
             assert result.rows_read == (
                 result.rows_valid + result.rows_quarantined + result.rows_duplicate

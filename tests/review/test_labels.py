@@ -11,7 +11,7 @@ import pytest
 from feedback_platform.assets.review_labels import raw_review_labels
 from feedback_platform.resources import build_resources
 from feedback_platform.review.labels import ingest_review_file
-from feedback_platform.review.schema import REVIEW_ITEMS_DDL
+from feedback_platform.schema import REVIEW_ITEMS_DDL
 from feedback_platform.warehouse import open_warehouse
 from tests.conftest import query, write_jsonl
 

@@ -1,0 +1,208 @@
+"""The tables the platform's Python writes, in one place, and ``ensure_schema`` that creates them.
+
+dbt owns its own schemas (staging, intermediate, marts); everything here is written by the
+platform itself: the raw tables and ledgers ingestion fills, the review loop's tables, the
+weekly reports and the training schema. ``ensure_schema`` runs once per connection, when the
+warehouse is opened for writing (``warehouse.py``); every statement is ``if not exists``, so
+existing warehouses keep their tables and rows.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+EVENTS_LEDGER = "raw.ingested_files"
+REVIEW_LEDGER = "raw.ingested_review_files"
+
+PARTICIPATION_TABLE = "reports.participation_weekly"
+SKEW_TABLE = "reports.participation_skew_weekly"
+REPORT_INPUTS_TABLE = "reports.participation_report_inputs"
+
+AGREEMENT_TABLE = "review.agreement"
+
+RAW_SCHEMA_DDL = """
+create schema if not exists raw;
+
+create table if not exists raw.feedback_events (
+    event_id varchar not null,
+    event_type varchar not null,
+    occurred_at timestamp not null,  -- UTC
+    user_id varchar not null,        -- HMAC-SHA256 of the product's user id, never the raw id
+    session_id varchar,
+    user_segment varchar,
+    app varchar,
+    locale varchar,
+    schema_version varchar not null,
+    generation_id varchar,
+    parent_generation_id varchar,
+    other_generation_id varchar,
+    model_version varchar,
+    prompt varchar,
+    output varchar,
+    edited_text varchar,
+    comment varchar,
+    rating integer,
+    dwell_ms bigint,
+    properties json,
+    source_file varchar not null,
+    line_number bigint not null,
+    ingested_at timestamp not null
+);
+
+create table if not exists raw.quarantined_events (
+    source_file varchar not null,
+    line_number bigint not null,
+    raw_text varchar,
+    reason varchar not null,
+    event_id varchar,
+    ingested_at timestamp not null
+);
+"""
+
+
+def ledger_ddl(table: str) -> str:
+    """A ledger of ingested files: one row per file, its sha256 and what its rows became."""
+    return f"""
+create table if not exists {table} (
+    file_name varchar not null,
+    sha256 varchar not null,
+    rows_read bigint not null,
+    rows_valid bigint not null,
+    rows_quarantined bigint not null,
+    rows_duplicate bigint not null,
+    ingested_at timestamp not null
+);
+"""
+
+
+#: The sha256 of each drop by folder, name, size, modification time, inode and inode change
+#: time, so an ingested file that stays in the landing folder is recognised without being read
+#: again: re-hashing months of drops costs more than ingesting a new one (27 files, 4 GB: ~6 s a
+#: run at 10M events). The change time cannot be set back, so a rewrite that restores size and
+#: mtime is still a new key.
+DROP_SHA256_DDL = """
+create table if not exists raw.drop_sha256 (
+    drop_key varchar primary key,  -- <folder>/<name>:<size>:<mtime_ns>:<inode>:<ctime_ns>
+    sha256 varchar not null
+);
+"""
+
+REVIEW_LABELS_DDL = """
+create schema if not exists raw;
+
+create table if not exists raw.review_labels (
+    item_id varchar not null,
+    reviewer_id varchar not null,     -- a staff id, as given
+    label varchar not null,           -- a | b | tie | neither
+    corrected_text varchar,
+    labeled_at timestamp not null,    -- UTC
+    source_file varchar not null,     -- the review batch
+    line_number bigint not null,
+    ingested_at timestamp not null
+);
+
+create table if not exists raw.quarantined_review_labels (
+    source_file varchar not null,
+    line_number bigint not null,
+    raw_text varchar,
+    reason varchar not null,
+    item_id varchar,
+    ingested_at timestamp not null
+);
+"""
+
+#: Every item ever queued is kept here (its texts never change, as its id is a hash of what it
+#: is about), so a label returned long after the item left the open queue can still be checked
+#: and used.
+REVIEW_ITEMS_DDL = """
+create schema if not exists review;
+
+create table if not exists review.review_items (
+    item_id varchar primary key,
+    reason varchar not null,          -- high_retry | low_confidence_pair | conflicting_signals
+                                      -- | negative_with_comment
+    priority integer not null,        -- higher first
+    user_segment varchar not null,    -- 'unknown' when the events did not say
+    model_version varchar,
+    prompt varchar,
+    response_a varchar,               -- the model output under review
+    response_b varchar,               -- the alternative (user's text, replacement), if any
+    user_comment varchar,
+    generation_ids varchar[] not null,
+    source_event_ids varchar[] not null,
+    occurred_at timestamp not null,   -- when the signal that raised the item happened
+    first_queued_at timestamp not null
+);
+"""
+
+#: Replaced whole (``create or replace``) by each agreement run, inside its transaction; not
+#: part of ``ensure_schema``, as the review queue tells a new home by its absence.
+AGREEMENT_DDL = f"""
+create or replace table {AGREEMENT_TABLE} (
+    batch varchar not null,           -- the review drop the labels came in
+    reason varchar not null,          -- 'all', or one review reason
+    items integer not null,           -- items labeled in the batch
+    items_with_two_or_more integer not null,
+    labels integer not null,
+    reviewers integer not null,
+    alpha double,                     -- null when no item has two labels
+    is_usable boolean not null        -- the batch's overall alpha is at or above the threshold
+)
+"""
+
+REPORTS_DDL = f"""
+create schema if not exists reports;
+
+create table if not exists {PARTICIPATION_TABLE} (
+    week_start date not null,
+    dimension varchar not null,          -- all | user_segment | model_version
+    dimension_value varchar not null,    -- 'all' on the total row, 'unknown' when not sent
+    sessions bigint not null,
+    sessions_with_explicit_feedback bigint not null,
+    explicit_participation_rate double,  -- null only when there are no sessions
+    users bigint not null,
+    users_with_explicit_feedback bigint not null,
+    generations bigint not null,
+    implicit_coverage double,            -- null only when there are no generations
+    explicit_participation_rate_change double,  -- minus the previous week's rate
+    primary key (week_start, dimension, dimension_value)
+);
+
+create table if not exists {REPORT_INPUTS_TABLE} (
+    week_start date not null primary key,
+    newest_input_ingested_at timestamp  -- of the marts' rows the week's report read
+);
+
+create table if not exists {SKEW_TABLE} (
+    week_start date not null primary key,
+    sessions bigint not null,
+    sessions_with_explicit_feedback bigint not null,
+    completed_share_all double,
+    completed_share_explicit double,
+    completed_share_diff_pp double,
+    edit_rate_all double,
+    edit_rate_explicit double,
+    edit_rate_diff_pp double
+);
+"""
+
+#: The training tables are built whole (``create or replace ... as``) by their assets.
+TRAINING_SCHEMA_DDL = "create schema if not exists training;"
+
+SCHEMA_DDL = "\n".join(
+    [
+        RAW_SCHEMA_DDL,
+        ledger_ddl(EVENTS_LEDGER),
+        DROP_SHA256_DDL,
+        REVIEW_ITEMS_DDL,
+        REVIEW_LABELS_DDL,
+        ledger_ddl(REVIEW_LEDGER),
+        REPORTS_DDL,
+        TRAINING_SCHEMA_DDL,
+    ]
+)
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create every table the platform's Python writes that does not exist yet."""
+    con.execute(SCHEMA_DDL)
