@@ -317,7 +317,7 @@ def _ui(args: argparse.Namespace) -> int:
     from feedback_platform.instance import ensure_instance_home
     from feedback_platform.resources import executable
 
-    grace_seconds = 8.0
+    grace_seconds = 7.0  # then SIGKILL: everything is gone well within 10 s
     settings = Settings.from_env()
     settings.ensure_dirs()
     venv_bin = Path(sys.executable).parent
