@@ -424,6 +424,13 @@ def _csv_batches(
         if header is None:
             return
         lines.take_record()
+        if not _names_a_user_id(header):  # no id to protect: a broken record stays as written
+
+            def redact(raw: str, _: Callable[[str], str]) -> str:
+                return raw
+
+        else:
+            redact = _redact_csv
         rows: list[tuple[int, str, str | None]] = []
         while True:
             start_line = lines.next_line_number
@@ -434,15 +441,15 @@ def _csv_batches(
             except csv.Error as error:
                 if "field larger than field limit" in str(error):
                     raw = lines.take_record()[:OVERSIZE_PREVIEW_BYTES]
-                    rows.append((start_line, _redact_csv(raw, pseudonymize), "too_large:line"))
+                    rows.append((start_line, redact(raw, pseudonymize), "too_large:line"))
                     continue
                 raw = lines.take_record() + lines.rest()
-                rows.append((start_line, _redact_csv(raw, pseudonymize), "invalid_csv"))
+                rows.append((start_line, redact(raw, pseudonymize), "invalid_csv"))
                 break
             raw = lines.take_record()
             if len(record) != len(header):
                 rows.append(
-                    (start_line, _redact_csv(raw.rstrip("\r\n"), pseudonymize), "invalid_csv")
+                    (start_line, redact(raw.rstrip("\r\n"), pseudonymize), "invalid_csv")
                 )
             elif any(cell.strip() for cell in record):
                 cells = {
@@ -454,6 +461,11 @@ def _csv_batches(
                 rows = []
         if rows:
             yield _rows_table(rows)
+
+
+def _names_a_user_id(header: list[str]) -> bool:
+    """Whether a header cell could be the user id (``user_id``, ``userId``, ``User-ID``...)."""
+    return any("".join(ch for ch in cell.lower() if ch.isalnum()) == "userid" for cell in header)
 
 
 def _redact_csv(raw: str, pseudonymize: Callable[[str], str]) -> str:

@@ -91,7 +91,7 @@ def json_lines(draw) -> str:
 
 
 @st.composite
-def csv_records(draw) -> str:
+def csv_records(draw, stray_quote: bool = False) -> str:
     cells = [
         draw(st.sampled_from(["c1", "c2", "c3"])),
         draw(st.sampled_from(["thumbs_up", "comment", "dance"])),
@@ -101,6 +101,8 @@ def csv_records(draw) -> str:
         draw(st.sampled_from(["", json.dumps({"user_id": draw(raw_ids)}), "{}", "[1]"])),
     ]
     mutation = draw(st.integers(0, 4))
+    if mutation == 1 and not stray_quote:
+        mutation = 2
     if mutation == 0:  # a cell too many: the cells no longer line up with the header
         cells.insert(draw(st.integers(0, len(cells))), draw(free_text))
     out = io.StringIO()
@@ -139,7 +141,18 @@ def _ingest_and_check(name: str, body: bytes) -> None:
                         assert RAW not in str(value), f"{table}: {value!r}"
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: The same examples on every run (CI, a colleague's machine): a failure is reproducible and a
+#: green run means the same thing each time.
+FUZZ = settings(
+    max_examples=100,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+@FUZZ
 @given(lines=st.lists(json_lines(), max_size=8), invalid_utf8=st.booleans())
 def test_fuzzed_jsonl_drops_balance_and_store_no_raw_id(lines, invalid_utf8):
     body = "\n".join(lines).encode()
@@ -148,7 +161,14 @@ def test_fuzzed_jsonl_drops_balance_and_store_no_raw_id(lines, invalid_utf8):
     _ingest_and_check("fuzz.jsonl", body)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(records=st.lists(csv_records(), max_size=8))
-def test_fuzzed_csv_drops_balance_and_store_no_raw_id(records):
-    _ingest_and_check("fuzz.csv", (HEADER + "".join(records)).encode())
+@FUZZ
+@given(
+    records=st.lists(csv_records(), max_size=7),
+    last=st.one_of(st.just(""), csv_records(stray_quote=True)),
+)
+def test_fuzzed_csv_drops_balance_and_store_no_raw_id(records, last):
+    """A stray quote only in the last record. Earlier, it can pair with a later record's quote
+    and turn the records between into one cell of a record that has the header's cell count:
+    CSV cannot tell that from a valid record, so a raw id swallowed there is stored (a known
+    limit, in the README's ingestion rules)."""
+    _ingest_and_check("fuzz.csv", (HEADER + "".join(records) + last).encode())
