@@ -12,9 +12,30 @@ from feedback_platform.settings import Settings
 # names, read once at import; the contract reads its taxonomy seed from the same folder.
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-# Under `dagster dev` the manifest is rebuilt from the SQL on load; elsewhere (CI, `make`)
-# it is prepared ahead with `dagster-dbt project prepare-and-package`.
-dbt_project.prepare_if_dev()
+
+#: What a dbt parse reads: a manifest older than any of these is stale.
+_DBT_SOURCES = ("dbt_project.yml", "models/**/*", "macros/**/*", "seeds/**/*")
+
+
+def manifest_is_stale(project: DbtProject) -> bool:
+    manifest = project.manifest_path
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    return any(
+        path.is_file() and path.stat().st_mtime > built
+        for pattern in _DBT_SOURCES
+        for path in project.project_dir.glob(pattern)
+    )
+
+
+# Under `dg dev` the manifest is rebuilt from the SQL when the code location loads, if the SQL
+# changed since it was built; elsewhere (CI, `make`) it is prepared ahead with `dagster-dbt
+# project prepare-and-package`. Not on every load: each run worker of `dg dev` loads the code
+# location too, and `prepare_if_dev()` spent 5-8 s of every run on `dbt --version` and
+# `dbt parse` (and rewrote the manifest other runs were reading).
+if dbt_project.preparer.using_dagster_dev() and manifest_is_stale(dbt_project):
+    dbt_project.preparer.prepare(dbt_project)
 
 
 def dbt_environment(settings: Settings) -> dict[str, str]:

@@ -99,7 +99,8 @@ def pending_drops_request(
     return dg.RunRequest(
         run_key=_run_key(mirror_key(path) for path in pending),
         run_config={"ops": {op: {"config": {"files": names}}}},
-        tags={"feedback_platform/drops": ", ".join(names)[:2000]},
+        # ahead of queued report runs: they wait on the same pool, and a drop should not
+        tags={"feedback_platform/drops": ", ".join(names)[:2000], "dagster/priority": "10"},
     )
 
 

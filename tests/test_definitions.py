@@ -79,3 +79,25 @@ def test_instance_home_limits_the_duckdb_pool(settings):
     assert config["concurrency"]["pools"]["default_limit"] == 1
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+
+
+def test_dg_dev_rebuilds_the_manifest_only_when_the_dbt_sources_changed(tmp_path):
+    """Every run worker of `dg dev` loads the code location; only a changed model (or macro,
+    seed, project file) is worth a `dbt parse`."""
+    import os
+    import shutil
+
+    from dagster_dbt import DbtProject
+
+    from feedback_platform.dbt_project import DBT_PROJECT_DIR, manifest_is_stale
+
+    copy = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, copy, ignore=shutil.ignore_patterns("logs"))
+    project = DbtProject(project_dir=copy, profiles_dir=copy)
+    built = project.manifest_path.stat().st_mtime
+    for path in copy.rglob("*"):
+        if path.is_file() and "target" not in path.parts:
+            os.utime(path, (built - 10, built - 10))
+    assert not manifest_is_stale(project)
+    os.utime(copy / "models" / "marts" / "fct_sessions.sql", (built + 10, built + 10))
+    assert manifest_is_stale(project)

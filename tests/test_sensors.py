@@ -61,6 +61,7 @@ def test_a_burst_of_new_drops_is_one_run_in_arrival_order(settings, instance):
     [request], _ = evaluate(settings, instance)
     assert requested_files(request) == ["b.jsonl", "a.jsonl", "c.jsonl"]
     assert request.tags["feedback_platform/drops"] == "b.jsonl, a.jsonl, c.jsonl"
+    assert int(request.tags["dagster/priority"]) > 0  # dequeued before waiting report runs
     # the same drops give the same run key, so Dagster launches them once
     [again], _ = evaluate(settings, instance)
     assert again.run_key == request.run_key
