@@ -31,6 +31,23 @@ def write_jsonl(path: Path, events: list[dict | str]) -> Path:
     return path
 
 
+def ingest_drop(settings: Settings, path: Path, **kwargs):
+    """``ingest_file`` on a connection of its own, as one ingestion step makes it."""
+    from feedback_platform.ingest.load import ingest_file
+    from feedback_platform.warehouse import connect
+
+    con = connect(settings)
+    try:
+        return ingest_file(con, path, user_salt=TEST_SALT, **kwargs)
+    finally:
+        con.close()
+
+
+def quarantine_reasons(settings: Settings) -> dict[int, str]:
+    """The reason of every quarantined row, by line number."""
+    return dict(query(settings, "select line_number, reason from raw.quarantined_events"))
+
+
 def query(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         return con.execute(sql, params or []).fetchall()

@@ -9,7 +9,6 @@ import logging
 import os
 import time
 import tracemalloc
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -17,23 +16,9 @@ import pytest
 
 from feedback_platform.ingest import readers
 from feedback_platform.ingest.landing import drop_files
-from feedback_platform.ingest.load import ingest_file
 from feedback_platform.ingest.pseudonymize import user_key
 from feedback_platform.ingest.readers import DropTooLargeError, NotARegularFileError, read_rows
-from feedback_platform.warehouse import connect
-from tests.conftest import TEST_SALT, event, query, write_jsonl
-
-
-def ingest(settings, path: Path, **kwargs):
-    con = connect(settings)
-    try:
-        return ingest_file(con, path, user_salt=TEST_SALT, **kwargs)
-    finally:
-        con.close()
-
-
-def quarantine(settings) -> dict[int, str]:
-    return dict(query(settings, "select line_number, reason from raw.quarantined_events"))
+from tests.conftest import TEST_SALT, event, ingest_drop, quarantine_reasons, query, write_jsonl
 
 
 def stored_values(settings) -> list[str]:
@@ -74,9 +59,9 @@ def test_an_integer_timestamp_out_of_range_is_a_bad_timestamp_not_a_failed_drop(
         settings.events_landing_dir / "huge.jsonl",
         [event("ok-1"), event("bad", occurred_at=occurred_at), event("ok-2")],
     )
-    result = ingest(settings, drop)
+    result = ingest_drop(settings, drop)
     assert (result.rows_read, result.rows_valid, result.reasons) == (3, 2, {"bad_timestamp": 1})
-    assert quarantine(settings) == {2: "bad_timestamp"}
+    assert quarantine_reasons(settings) == {2: "bad_timestamp"}
 
 
 def test_a_bad_timestamp_in_a_csv_or_parquet_drop_is_quarantined(settings):
@@ -87,7 +72,7 @@ def test_a_bad_timestamp_in_a_csv_or_parquet_drop_is_quarantined(settings):
         "c2,thumbs_up,2026-10-05T09:00:00Z,u2,g1\n",
         encoding="utf-8",
     )
-    assert ingest(settings, csv_drop).reasons == {"bad_timestamp": 1}
+    assert ingest_drop(settings, csv_drop).reasons == {"bad_timestamp": 1}
     parquet_drop = settings.events_landing_dir / "day.parquet"
     pq.write_table(
         pa.table(
@@ -101,7 +86,7 @@ def test_a_bad_timestamp_in_a_csv_or_parquet_drop_is_quarantined(settings):
         ),
         parquet_drop,
     )
-    result = ingest(settings, parquet_drop)
+    result = ingest_drop(settings, parquet_drop)
     assert (result.rows_valid, result.reasons) == (1, {"bad_timestamp": 1})
 
 
@@ -126,7 +111,7 @@ def test_offsets_beyond_18_hours_are_bad_timestamps(settings, offset, valid):
         settings.events_landing_dir / "tz.jsonl",
         [event("e1", occurred_at=f"2026-10-05T09:00:00{offset}")],
     )
-    result = ingest(settings, drop)
+    result = ingest_drop(settings, drop)
     assert result.reasons == ({} if valid else {"bad_timestamp": 1})
 
 
@@ -138,7 +123,7 @@ def test_every_occurrence_of_a_duplicate_user_id_key_is_replaced(settings):
         '{"event_id": "d1", "event_type": "dance", "occurred_at": "2026-10-05T09:00:00Z", '
         '"user_id": "rawid-first", "generation_id": "g1", "user_id": "rawid-second"}'
     )
-    ingest(settings, write_jsonl(settings.events_landing_dir / "dup.jsonl", [line]))
+    ingest_drop(settings, write_jsonl(settings.events_landing_dir / "dup.jsonl", [line]))
     [(raw_text,)] = query(settings, "select raw_text from raw.quarantined_events")
     assert user_key("rawid-first", TEST_SALT) in raw_text
     assert user_key("rawid-second", TEST_SALT) in raw_text
@@ -158,7 +143,7 @@ def test_every_occurrence_of_a_duplicate_user_id_key_is_replaced(settings):
 )
 def test_a_user_id_of_any_json_type_is_replaced(settings, user_id):
     drop = write_jsonl(settings.events_landing_dir / "typed.jsonl", [event("t1", user_id=user_id)])
-    assert ingest(settings, drop).reasons == {"bad_value:user_id": 1}
+    assert ingest_drop(settings, drop).reasons == {"bad_value:user_id": 1}
     assert_never_stored(settings, "rawid", "12345678")
 
 
@@ -171,7 +156,7 @@ def test_a_user_id_key_written_with_escapes_is_replaced(settings):
             '"user_id"', '"\\u0075ser\\u005Fid"'
         ),
     ]
-    result = ingest(settings, write_jsonl(settings.events_landing_dir / "esc.jsonl", lines))
+    result = ingest_drop(settings, write_jsonl(settings.events_landing_dir / "esc.jsonl", lines))
     assert (result.rows_valid, result.reasons) == (1, {"unknown_event_type": 1})
     assert query(settings, "select user_id from raw.feedback_events") == [
         (user_key("rawid-valid", TEST_SALT),)
@@ -189,7 +174,7 @@ def test_a_line_whose_user_id_cannot_be_located_is_cut_before_it(settings):
         '{"event_id": "k5", "user_id": {"a": "rawid-unterminated',
         "{'event_id': 'k6', 'user_id': 'rawid-single-quoted'}",
     ]
-    result = ingest(settings, write_jsonl(settings.events_landing_dir / "junk.jsonl", lines))
+    result = ingest_drop(settings, write_jsonl(settings.events_landing_dir / "junk.jsonl", lines))
     assert result.rows_quarantined == 5
     texts = dict(query(settings, "select line_number, raw_text from raw.quarantined_events"))
     assert texts[1] == "[redacted]"
@@ -208,7 +193,7 @@ def test_csv_records_after_an_unterminated_quote_are_redacted(settings):
         "c5,comment,rawid-shifted,2026-10-05T09:00:00Z,g1\n",
         encoding="utf-8",
     )
-    result = ingest(settings, drop)
+    result = ingest_drop(settings, drop)
     assert (result.rows_read, result.rows_valid, result.reasons) == (2, 1, {"invalid_csv": 1})
     assert_never_stored(settings, "rawid")
 
@@ -221,7 +206,7 @@ def test_csv_records_with_the_wrong_cell_count_are_redacted(settings):
         'c2,thumbs_up,2026-10-05T09:00:00Z,u2,g1,"{""user_id"": ""rawid-in-json""}"\n',
         encoding="utf-8",
     )
-    assert ingest(settings, drop).reasons == {"invalid_csv": 2}
+    assert ingest_drop(settings, drop).reasons == {"invalid_csv": 2}
     assert_never_stored(settings, "rawid")
 
 
@@ -239,7 +224,7 @@ def test_a_parquet_struct_user_id_is_replaced(settings):
         ),
         drop,
     )
-    assert ingest(settings, drop).reasons == {"bad_value:user_id": 1}
+    assert ingest_drop(settings, drop).reasons == {"bad_value:user_id": 1}
     assert_never_stored(settings, "rawid")
 
 
@@ -255,7 +240,7 @@ def test_a_user_id_inside_properties_is_hashed(settings):
             event("p4", properties={"note": '{"user_id": "rawid-in-string"}', "k": "v"}),
         ],
     )
-    result = ingest(settings, drop)
+    result = ingest_drop(settings, drop)
     assert (result.rows_valid, result.reasons) == (3, {"bad_value:properties": 1})
     stored = dict(query(settings, "select event_id, properties from raw.feedback_events"))
     assert json.loads(stored["p1"]) == {
@@ -270,8 +255,10 @@ def test_a_user_id_inside_properties_is_hashed(settings):
 
 def test_a_duplicate_with_user_id_in_properties_is_still_an_exact_duplicate(settings):
     line = event("e1", properties={"user_id": "rawid"})
-    ingest(settings, write_jsonl(settings.events_landing_dir / "a.jsonl", [line]))
-    result = ingest(settings, write_jsonl(settings.events_landing_dir / "b.jsonl", [line, line]))
+    ingest_drop(settings, write_jsonl(settings.events_landing_dir / "a.jsonl", [line]))
+    result = ingest_drop(
+        settings, write_jsonl(settings.events_landing_dir / "b.jsonl", [line, line])
+    )
     assert (result.rows_valid, result.rows_duplicate, result.reasons) == (0, 2, {})
 
 
@@ -284,11 +271,11 @@ def test_a_gzip_bomb_over_the_limit_fails_alone_with_a_clear_message(settings):
         for _ in range(8):
             handle.write(b"\n" * (1024 * 1024))
     with pytest.raises(DropTooLargeError, match=r"bomb\.jsonl\.gz.*4,194,304 bytes"):
-        ingest(settings, bomb, max_drop_bytes=4 * 1024 * 1024)
+        ingest_drop(settings, bomb, max_drop_bytes=4 * 1024 * 1024)
     assert query(settings, "select count(*) from raw.ingested_files") == [(0,)]
     # the next drop is not blocked
     good = write_jsonl(settings.events_landing_dir / "good.jsonl", [event("ok")])
-    assert ingest(settings, good, max_drop_bytes=4 * 1024 * 1024).rows_valid == 1
+    assert ingest_drop(settings, good, max_drop_bytes=4 * 1024 * 1024).rows_valid == 1
 
 
 def test_blank_lines_cost_no_memory(settings):
@@ -327,9 +314,9 @@ def test_oversize_lines_and_texts_are_quarantined(settings):
             json.dumps(event("ok-2", "generation", prompt="\u00e9" * 500), ensure_ascii=False),
         ],
     )
-    result = ingest(settings, drop, max_line_bytes=2000, max_text_chars=500)
+    result = ingest_drop(settings, drop, max_line_bytes=2000, max_text_chars=500)
     assert (result.rows_read, result.rows_valid) == (5, 2)
-    assert quarantine(settings) == {
+    assert quarantine_reasons(settings) == {
         2: "too_large:line",
         3: "too_large:prompt",
         4: "too_large:generation_id",
@@ -354,9 +341,9 @@ def test_an_oversize_line_anywhere_in_a_block_is_cut_and_the_rest_read(
     drop = settings.events_landing_dir / "mixed.jsonl"
     body = "\n\n".join(lines)  # blank lines between: physical line numbers count them
     drop.write_text(body + ("" if position == "last" else "\n"), encoding="utf-8")
-    result = ingest(settings, drop, max_line_bytes=10_000)
+    result = ingest_drop(settings, drop, max_line_bytes=10_000)
     assert (result.rows_read, result.rows_valid) == (61, 60)
-    assert quarantine(settings) == {2 * index + 1: "too_large:line"}
+    assert quarantine_reasons(settings) == {2 * index + 1: "too_large:line"}
     numbers = query(settings, "select line_number from raw.feedback_events order by 1")
     assert [n for (n,) in numbers] == [2 * i + 1 for i in range(61) if i != index]
 
@@ -370,7 +357,7 @@ def test_long_runs_of_trailing_whitespace_are_trimmed(settings, monkeypatch):
     )
     drop = settings.events_landing_dir / "spaces.jsonl"
     drop.write_text(body + line[:-1] + " " * 30, encoding="utf-8")
-    result = ingest(settings, drop)
+    result = ingest_drop(settings, drop)
     assert (result.rows_read, result.rows_valid, result.rows_duplicate) == (6, 5, 0)
     assert result.reasons == {"invalid_json": 1}
     [(raw_text,)] = query(settings, "select raw_text from raw.quarantined_events")
@@ -385,7 +372,7 @@ def test_invalid_utf8_in_any_block_is_quarantined_line_by_line(settings, monkeyp
     lines[33] = lines[33].replace(b"caf\\u00e9", b"\xff\xfe")
     drop = settings.events_landing_dir / "latin1.jsonl"
     drop.write_bytes(b"\n".join(lines) + b"\n")
-    result = ingest(settings, drop)
+    result = ingest_drop(settings, drop)
     assert (result.rows_valid, result.reasons) == (38, {"invalid_encoding": 2})
     texts = dict(query(settings, "select line_number, raw_text from raw.quarantined_events"))
     assert "caf\\xE9" in texts[8] and "\\xFF\\xFE" in texts[34]
@@ -399,7 +386,7 @@ def test_a_csv_cell_over_the_line_limit_is_quarantined_and_reading_goes_on(setti
         "c2,thumbs_up,2026-10-05T09:00:00Z,u2,g1,\n",
         encoding="utf-8",
     )
-    result = ingest(settings, drop, max_line_bytes=4000)
+    result = ingest_drop(settings, drop, max_line_bytes=4000)
     assert (result.rows_read, result.rows_valid, result.reasons) == (2, 1, {"too_large:line": 1})
     assert_never_stored(settings, "rawid")
 
@@ -418,19 +405,19 @@ def test_symlinks_in_the_landing_folder_are_ignored_with_a_warning(settings, tmp
     assert "passwd.jsonl" in caplog.text and "symlink" in caplog.text
     # named explicitly, it is refused, not followed
     with pytest.raises(NotARegularFileError, match="passwd.jsonl: a symlink"):
-        ingest(settings, link)
+        ingest_drop(settings, link)
     assert query(settings, "select count(*) from raw.quarantined_events") == [(0,)]
 
 
 def test_a_same_size_rewrite_with_its_mtime_restored_is_ingested_again(settings):
     drop = write_jsonl(settings.events_landing_dir / "day1.jsonl", [event("e1")])
-    ingest(settings, drop)
+    ingest_drop(settings, drop)
     before = drop.stat()
     time.sleep(0.05)
     write_jsonl(drop, [event("e2")])  # same size
     os.utime(drop, ns=(before.st_atime_ns, before.st_mtime_ns))
     assert drop.stat().st_size == before.st_size
-    result = ingest(settings, drop)
+    result = ingest_drop(settings, drop)
     assert not result.already_ingested
     assert query(settings, "select event_id from raw.feedback_events order by 1") == [
         ("e1",),

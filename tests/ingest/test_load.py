@@ -4,28 +4,13 @@ from __future__ import annotations
 
 import gzip
 import json
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from feedback_platform.ingest.load import ingest_file
 from feedback_platform.ingest.pseudonymize import user_key
-from feedback_platform.warehouse import connect
-from tests.conftest import TEST_SALT, event, query, write_jsonl
-
-
-def ingest(settings, path: Path, **kwargs):
-    con = connect(settings)
-    try:
-        return ingest_file(con, path, user_salt=TEST_SALT, **kwargs)
-    finally:
-        con.close()
-
-
-def quarantine(settings) -> dict[int, str]:
-    return dict(query(settings, "select line_number, reason from raw.quarantined_events"))
+from tests.conftest import TEST_SALT, event, ingest_drop, quarantine_reasons, query, write_jsonl
 
 
 def test_every_reason_code_from_real_bad_lines(settings):
@@ -53,9 +38,9 @@ def test_every_reason_code_from_real_bad_lines(settings):
     with drop.open("a") as handle:
         handle.write('{"event_id": "x16", "event_type": "thumbs_up", "occurred_at": "2026-10')
 
-    result = ingest(settings, drop)
+    result = ingest_drop(settings, drop)
 
-    assert quarantine(settings) == {
+    assert quarantine_reasons(settings) == {
         2: "invalid_json",
         3: "not_an_object",
         4: "missing_field:event_id",
@@ -79,7 +64,7 @@ def test_every_reason_code_from_real_bad_lines(settings):
 
 def test_quarantine_keeps_the_raw_text_file_and_line(settings):
     drop = write_jsonl(settings.events_landing_dir / "one.jsonl", [event("x", "dance")])
-    ingest(settings, drop)
+    ingest_drop(settings, drop)
     [(source_file, line, raw_text, ingested_at)] = query(
         settings,
         "select source_file, line_number, raw_text, ingested_at from raw.quarantined_events",
@@ -98,7 +83,7 @@ def test_valid_events_are_typed_and_in_utc(settings):
             event("c", properties={"screen": "chat"}),
         ],
     )
-    ingest(settings, drop)
+    ingest_drop(settings, drop)
     rows = query(
         settings,
         "select event_id, strftime(occurred_at, '%Y-%m-%dT%H:%M:%S'), rating, dwell_ms, "
@@ -115,7 +100,7 @@ def test_crlf_bom_and_blank_lines_are_read_cleanly(settings):
     drop = settings.events_landing_dir / "windows.jsonl"
     body = "\r\n".join(json.dumps(event(f"e{i}")) for i in range(3)) + "\r\n\r\n"
     drop.write_bytes(b"\xef\xbb\xbf" + body.encode())
-    result = ingest(settings, drop)
+    result = ingest_drop(settings, drop)
     assert (result.rows_read, result.rows_valid, result.rows_quarantined) == (3, 3, 0)
 
 
@@ -124,14 +109,14 @@ def test_invalid_utf8_is_quarantined_not_fatal(settings):
     good = json.dumps(event("ok")).encode()
     bad = json.dumps(event("bad", comment="caf\u00e9")).encode().replace(b"\\u00e9", b"\xe9")
     drop.write_bytes(good + b"\n" + bad + b"\n")
-    result = ingest(settings, drop)
+    result = ingest_drop(settings, drop)
     assert (result.rows_valid, result.reasons) == (1, {"invalid_encoding": 1})
 
 
 def test_empty_file_is_ledgered_with_zero_rows(settings):
     drop = settings.events_landing_dir / "empty.jsonl"
     drop.write_bytes(b"")
-    result = ingest(settings, drop)
+    result = ingest_drop(settings, drop)
     assert result.rows_read == 0
     assert query(settings, "select file_name, rows_read from raw.ingested_files") == [
         ("empty.jsonl", 0)
@@ -143,7 +128,7 @@ def test_gzip_drop(settings):
     with gzip.open(drop, "wt") as handle:
         for i in range(5):
             handle.write(json.dumps(event(f"gz{i}")) + "\n")
-    assert ingest(settings, drop).rows_valid == 5
+    assert ingest_drop(settings, drop).rows_valid == 5
 
 
 def test_exact_duplicates_are_skipped_and_conflicts_quarantined(settings):
@@ -151,7 +136,7 @@ def test_exact_duplicates_are_skipped_and_conflicts_quarantined(settings):
         settings.events_landing_dir / "first.jsonl",
         [event("e1"), event("e1"), event("e2"), event("e2", generation_id="other")],
     )
-    result = ingest(settings, first)
+    result = ingest_drop(settings, first)
     assert (result.rows_valid, result.rows_duplicate, result.reasons) == (
         2,
         1,
@@ -162,7 +147,7 @@ def test_exact_duplicates_are_skipped_and_conflicts_quarantined(settings):
         settings.events_landing_dir / "second.jsonl",
         [event("e1"), event("e2", output="changed"), event("e3")],
     )
-    result = ingest(settings, second)
+    result = ingest_drop(settings, second)
     assert (result.rows_read, result.rows_valid, result.rows_duplicate) == (3, 1, 1)
     assert result.reasons == {"duplicate_conflict": 1}
     assert query(settings, "select count(*) from raw.feedback_events") == [(3,)]
@@ -170,13 +155,13 @@ def test_exact_duplicates_are_skipped_and_conflicts_quarantined(settings):
 
 def test_redrop_under_another_name_changes_nothing(settings):
     original = write_jsonl(settings.events_landing_dir / "a.jsonl", [event("e1"), "{broken"])
-    ingest(settings, original)
+    ingest_drop(settings, original)
     snapshot = _all_rows(settings)
 
     copy = settings.events_landing_dir / "a-copy.jsonl"
     copy.write_bytes(original.read_bytes())
-    again = ingest(settings, copy)
-    same_name = ingest(settings, original)
+    again = ingest_drop(settings, copy)
+    same_name = ingest_drop(settings, original)
 
     assert again.already_ingested and same_name.already_ingested
     assert _all_rows(settings) == snapshot
@@ -189,25 +174,25 @@ def test_failure_mid_file_leaves_nothing_behind(settings):
         raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError, match="disk full"):
-        ingest(settings, drop, before_commit=crash)
+        ingest_drop(settings, drop, before_commit=crash)
     assert _all_rows(settings) == ([], [], [])
 
-    result = ingest(settings, drop)
+    result = ingest_drop(settings, drop)
     assert (result.rows_valid, result.rows_quarantined) == (1, 1)
 
 
 def test_late_events_are_accepted(settings):
-    ingest(settings, write_jsonl(settings.events_landing_dir / "d2.jsonl", [event("new")]))
+    ingest_drop(settings, write_jsonl(settings.events_landing_dir / "d2.jsonl", [event("new")]))
     late = event("old", occurred_at="2026-09-01T00:00:00Z")
-    result = ingest(settings, write_jsonl(settings.events_landing_dir / "late.jsonl", [late]))
+    result = ingest_drop(settings, write_jsonl(settings.events_landing_dir / "late.jsonl", [late]))
     assert result.rows_valid == 1
 
 
 def test_ids_of_only_spaces_are_missing_and_other_whitespace_is_kept(settings):
     ids = [" ", "\u3000", "\u00a0 ", "\tg", " g", "g", "~", "\u00e9"]
     events = [event(f"w{i}", generation_id=value) for i, value in enumerate(ids)]
-    ingest(settings, write_jsonl(settings.events_landing_dir / "ws.jsonl", events))
-    assert quarantine(settings) == {1: "missing_field:generation_id"} | {
+    ingest_drop(settings, write_jsonl(settings.events_landing_dir / "ws.jsonl", events))
+    assert quarantine_reasons(settings) == {1: "missing_field:generation_id"} | {
         2: "missing_field:generation_id",
         3: "missing_field:generation_id",
     }
@@ -217,7 +202,7 @@ def test_trailing_whitespace_and_lines_of_spaces_are_not_part_of_rows(settings):
     drop = settings.events_landing_dir / "spaces.jsonl"
     line = json.dumps(event("s1"))
     drop.write_bytes(f"{line} \t\r\n   \n\n{line[:-1]}{' ' * 40}\r\n".encode())
-    result = ingest(settings, drop)
+    result = ingest_drop(settings, drop)
     assert (result.rows_read, result.rows_valid, result.reasons) == (2, 1, {"invalid_json": 1})
     [(line_number, raw_text)] = query(
         settings, "select line_number, raw_text from raw.quarantined_events"
@@ -236,7 +221,7 @@ def test_raw_user_ids_are_never_stored(settings):
             '{"event_id": "e3", "user_id": "alice@example.com", "event_type": "co',
         ],
     )
-    ingest(settings, drop)
+    ingest_drop(settings, drop)
     assert query(settings, "select user_id from raw.feedback_events") == [
         (user_key(raw_id, TEST_SALT),)
     ]
@@ -260,9 +245,9 @@ def test_csv_drop_with_epoch_ms_and_a_broken_record(settings):
         'c4,comment,2026-10-05T09:00:00Z,u4,g1,,"unterminated\n',
         encoding="utf-8",
     )
-    result = ingest(settings, drop)
+    result = ingest_drop(settings, drop)
     assert (result.rows_read, result.rows_valid) == (4, 2)
-    assert quarantine(settings) == {4: "invalid_csv", 5: "invalid_csv"}
+    assert quarantine_reasons(settings) == {4: "invalid_csv", 5: "invalid_csv"}
     assert query(
         settings,
         "select rating, properties->>'$.screen' from raw.feedback_events where event_id = 'c1'",
@@ -287,7 +272,7 @@ def test_parquet_drop_with_zoned_and_naive_timestamps(settings):
         }
     )
     pq.write_table(table, drop)
-    result = ingest(settings, drop)
+    result = ingest_drop(settings, drop)
     assert (result.rows_read, result.rows_valid, result.reasons) == (2, 1, {"bad_timestamp": 1})
 
 
@@ -296,7 +281,7 @@ def test_ledger_balances_for_every_file(settings):
         "a.jsonl": [event("e1"), event("e1"), "{"],
         "b.jsonl": [event("e2"), event("e1", output="x")],
     }.items():
-        ingest(settings, write_jsonl(settings.events_landing_dir / name, lines))
+        ingest_drop(settings, write_jsonl(settings.events_landing_dir / name, lines))
     rows = query(
         settings,
         "select file_name, rows_read, rows_valid, rows_quarantined, rows_duplicate "
@@ -315,33 +300,33 @@ def _all_rows(settings):
 def test_escaped_user_ids_are_pseudonymized_in_conflicting_duplicates(settings):
     raw_id = 'o"brien\\u00e9'  # written with JSON escapes in the drop
     first = write_jsonl(settings.events_landing_dir / "a.jsonl", [event("e1", user_id=raw_id)])
-    ingest(settings, first)
+    ingest_drop(settings, first)
     second = write_jsonl(
         settings.events_landing_dir / "b.jsonl", [event("e1", user_id=raw_id, output="changed")]
     )
-    assert ingest(settings, second).reasons == {"duplicate_conflict": 1}
+    assert ingest_drop(settings, second).reasons == {"duplicate_conflict": 1}
     [(raw_text,)] = query(settings, "select raw_text from raw.quarantined_events")
     assert json.loads(raw_text)["user_id"] == user_key(raw_id, TEST_SALT)
 
 
 def test_an_ingested_drop_left_in_place_is_not_read_again(settings, monkeypatch):
     drop = write_jsonl(settings.events_landing_dir / "day1.jsonl", [event("e1"), event("e2")])
-    assert ingest(settings, drop).rows_valid == 2
+    assert ingest_drop(settings, drop).rows_valid == 2
 
     def no_reading(path):
         raise AssertionError(f"{path.name} was read again")
 
     monkeypatch.setattr("feedback_platform.ingest.load.file_sha256", no_reading)
-    assert ingest(settings, drop).already_ingested
+    assert ingest_drop(settings, drop).already_ingested
 
 
 def test_a_drop_rewritten_in_place_is_hashed_and_ingested_again(settings):
     drop = write_jsonl(settings.events_landing_dir / "day1.jsonl", [event("e1")])
-    ingest(settings, drop)
+    ingest_drop(settings, drop)
 
     write_jsonl(drop, [event("e1"), event("e2"), event("e3")])  # new size and mtime
 
-    result = ingest(settings, drop)
+    result = ingest_drop(settings, drop)
     assert not result.already_ingested
     assert (result.rows_valid, result.rows_duplicate) == (2, 1)
     assert query(settings, "select count(*) from raw.feedback_events") == [(3,)]
