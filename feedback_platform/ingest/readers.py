@@ -448,9 +448,7 @@ def _csv_batches(
                 break
             raw = lines.take_record()
             if len(record) != len(header):
-                rows.append(
-                    (start_line, redact(raw.rstrip("\r\n"), pseudonymize), "invalid_csv")
-                )
+                rows.append((start_line, redact(raw.rstrip("\r\n"), pseudonymize), "invalid_csv"))
             elif any(cell.strip() for cell in record):
                 cells = {
                     key: value for key, value in zip(header, record, strict=True) if value != ""
