@@ -101,3 +101,10 @@ def test_dg_dev_rebuilds_the_manifest_only_when_the_dbt_sources_changed(tmp_path
     assert not manifest_is_stale(project)
     os.utime(copy / "models" / "marts" / "fct_sessions.sql", (built + 10, built + 10))
     assert manifest_is_stale(project)
+
+
+def test_every_check_says_what_it_checks(settings):
+    """The UI shows a check's description; dbt tests carry theirs from the yml."""
+    graph = build_definitions(settings).resolve_asset_graph()
+    specs = [spec for assets_def in graph.assets_defs for spec in assets_def.check_specs]
+    assert specs and [spec.name for spec in specs if not spec.description] == []

@@ -92,9 +92,25 @@ class DropTables:
     @property
     def check_specs(self) -> list[dg.AssetCheckSpec]:
         return [
-            dg.AssetCheckSpec(self.ledger_check, asset=self.ledger.key, blocking=True),
-            dg.AssetCheckSpec(self.quarantine_check, asset=self.quarantine.key),
-            dg.AssetCheckSpec(self.ingested_check, asset=self.ledger.key),
+            dg.AssetCheckSpec(
+                self.ledger_check,
+                asset=self.ledger.key,
+                blocking=True,
+                description="For every ingested file, valid + quarantined + duplicate rows ="
+                " rows read: nothing was lost or counted twice (blocks everything downstream).",
+            ),
+            dg.AssetCheckSpec(
+                self.quarantine_check,
+                asset=self.quarantine.key,
+                description=f"At most {QUARANTINE_WARN_SHARE:.0%} of the rows this run read"
+                " were quarantined; more usually means a producer broke the contract.",
+            ),
+            dg.AssetCheckSpec(
+                self.ingested_check,
+                asset=self.ledger.key,
+                description="Every drop of this run was ingested; a drop that could not be"
+                " (unreadable, too large, an error) is named here and retried by the next run.",
+            ),
         ]
 
     def totals_sql(self) -> str:

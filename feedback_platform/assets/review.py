@@ -156,7 +156,14 @@ where {has_text("prompt")}
 
 @dg.asset(
     deps=[RAW_REVIEW_LABELS],
-    check_specs=[dg.AssetCheckSpec("review_batches_agree", asset="review_agreement")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "review_batches_agree",
+            asset="review_agreement",
+            description="Every measurable review batch has Krippendorff's alpha >="
+            f" {ALPHA_THRESHOLD}; the labels of a batch below it are not used.",
+        )
+    ],
     pool="duckdb",
     kinds={"duckdb"},
     group_name="review",

@@ -13,6 +13,7 @@ from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
     DbtCliResource,
+    DbtProject,
     dbt_assets,
 )
 from dagster_duckdb import DuckDBResource
@@ -28,6 +29,19 @@ class FeedbackDbtTranslator(DagsterDbtTranslator):
         """Group models by their folder (staging, intermediate, marts)."""
         fqn = dbt_resource_props.get("fqn", [])
         return fqn[1] if len(fqn) > 2 else "ingestion"
+
+    def get_asset_check_spec(
+        self,
+        asset_spec: dg.AssetSpec,
+        manifest: Mapping[str, Any],
+        unique_id: str,
+        project: DbtProject | None,
+    ) -> dg.AssetCheckSpec | None:
+        """A dbt test's check carries the test's own ``description`` (what a failure means),
+        which dagster-dbt 0.29 does not read (it takes the test's ``meta.description``)."""
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        description = manifest["nodes"].get(unique_id, {}).get("description")
+        return spec._replace(description=description) if spec and description else spec
 
 
 class DbtBuildConfig(dg.Config):
