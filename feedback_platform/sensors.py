@@ -26,10 +26,12 @@ from feedback_platform.jobs import (
 from feedback_platform.resources import PlatformResource
 from feedback_platform.review.labels import REVIEW_DROP_SUFFIXES
 from feedback_platform.runs import PID_TAG, settle_dead_runs
+from feedback_platform.settings import sensor_interval_seconds
 
-#: How often the drop sensors look at the landing folder. A look is a directory listing and
-#: one small JSON file, so it can be frequent: it bounds how long a drop waits for its run.
-DROP_SENSOR_INTERVAL_SECONDS = 15
+#: How often the drop sensors look at the landing folder (FEEDBACK_PLATFORM_SENSOR_INTERVAL_SECONDS,
+#: default 15). A look is a directory listing and one small JSON file, so it can be frequent:
+#: it bounds how long a drop waits for its run.
+DROP_SENSOR_INTERVAL_SECONDS = sensor_interval_seconds()
 
 #: Runs that may still ingest: a new request waits for them instead of racing them.
 _UNFINISHED = [

@@ -21,6 +21,7 @@ DEFAULT_MAX_LINE_BYTES = 1024**2
 DEFAULT_MAX_TEXT_CHARS = 100_000
 
 DEFAULT_PUBLISH_CRON = "0 2 * * *"  # daily at 02:00 UTC
+DEFAULT_SENSOR_INTERVAL = 15  # seconds
 
 
 _dev_salt_warned = False
@@ -38,6 +39,13 @@ def _warn_dev_salt_once() -> None:
         " set a secret salt in any deployment that sees real users.",
         stacklevel=3,
     )
+
+
+def sensor_interval_seconds(environ: dict[str, str] | None = None) -> int:
+    """How often the drop sensors look for new drops; read when the code location loads,
+    since a sensor's interval is part of its definition."""
+    env = os.environ if environ is None else environ
+    return int(env.get("FEEDBACK_PLATFORM_SENSOR_INTERVAL_SECONDS", DEFAULT_SENSOR_INTERVAL))
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ from feedback_platform.cli import main
 from tests.conftest import event, write_jsonl
 
 
-def test_ui_starts_no_run_for_ingested_drops_and_stops_on_sigint(settings, tmp_path):
+def test_ui_starts_no_run_for_ingested_drops_and_stops_on_sigint(settings, tmp_path, monkeypatch):
+    monkeypatch.setenv("FEEDBACK_PLATFORM_SENSOR_INTERVAL_SECONDS", "5")  # two ticks sooner
     landing = settings.events_landing_dir
     write_jsonl(landing / "day1.jsonl", [event("e1", "generation"), event("e2", "copy")])
     write_jsonl(landing / "day2.jsonl", [event("e3", "thumbs_up")])

@@ -8,15 +8,14 @@ import json
 import dagster as dg
 import pytest
 
-from tests.assets.test_training import LONG_ANSWER, gen, known_drop, published, run_pipeline, signal
+from tests.assets.test_training import LONG_ANSWER, gen, published, run_pipeline, signal
 from tests.conftest import query, write_jsonl
 
 
 @pytest.fixture
-def queued(settings) -> dict[str, dict]:
-    """Run the pipeline on the known drop; the queued items by reason."""
-    write_jsonl(settings.events_landing_dir / "day1.jsonl", known_drop())
-    run_pipeline(settings)
+def queued(settings, first_run) -> dict[str, dict]:
+    """The pipeline run on the known drop (a copy of the home it left); the queued items by
+    reason."""
     lines = (settings.review_dir / "queue.jsonl").read_text().splitlines()
     return {item["reason"]: item for item in map(json.loads, lines)}
 

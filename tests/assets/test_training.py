@@ -111,12 +111,6 @@ def pair_rows(settings, version_dir) -> list[tuple]:
     )
 
 
-@pytest.fixture
-def first_run(settings):
-    write_jsonl(settings.events_landing_dir / "day1.jsonl", known_drop())
-    return run_pipeline(settings)
-
-
 def test_a_drop_with_a_known_right_answer_yields_exactly_the_expected_pairs(settings, first_run):
     root, latest, manifest = published(settings)
     assert pair_rows(settings, root / latest) == [
