@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -13,15 +15,23 @@ from feedback_platform.settings import Settings
 TEST_SALT = "test-salt-not-secret"
 
 
+@contextmanager
+def platform_home(home: Path) -> Iterator[Settings]:
+    """A real platform home in ``home`` (for a test, or a module-scoped fixture): the
+    environment points at it while the block runs."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("FEEDBACK_PLATFORM_HOME", str(home))
+        env.setenv("FEEDBACK_PLATFORM_USER_SALT", TEST_SALT)
+        env.delenv("DAGSTER_HOME", raising=False)
+        settings = Settings.from_env()
+        settings.ensure_dirs()
+        yield settings
+
+
 @pytest.fixture
-def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    home = tmp_path / "home"
-    monkeypatch.setenv("FEEDBACK_PLATFORM_HOME", str(home))
-    monkeypatch.setenv("FEEDBACK_PLATFORM_USER_SALT", TEST_SALT)
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    settings = Settings.from_env()
-    settings.ensure_dirs()
-    return settings
+def settings(tmp_path: Path) -> Iterator[Settings]:
+    with platform_home(tmp_path / "home") as settings:
+        yield settings
 
 
 def write_jsonl(path: Path, events: list[dict | str]) -> Path:

@@ -8,9 +8,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from feedback_platform.settings import Settings
 from tests.assets.test_training import known_drop, run_pipeline
-from tests.conftest import TEST_SALT, write_jsonl
+from tests.conftest import platform_home, write_jsonl
 
 
 @pytest.fixture(scope="module")
@@ -18,12 +17,7 @@ def first_run_home(tmp_path_factory) -> tuple[Path, dg.ExecuteInProcessResult]:
     """The known drop run through the pipeline once per module (a dbt build, ~10 s); each test
     gets a copy of the home it left."""
     home = tmp_path_factory.mktemp("first-run") / "home"
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("FEEDBACK_PLATFORM_HOME", str(home))
-        env.setenv("FEEDBACK_PLATFORM_USER_SALT", TEST_SALT)
-        env.delenv("DAGSTER_HOME", raising=False)
-        settings = Settings.from_env()
-        settings.ensure_dirs()
+    with platform_home(home) as settings:
         write_jsonl(settings.events_landing_dir / "day1.jsonl", known_drop())
         return home, run_pipeline(settings)
 

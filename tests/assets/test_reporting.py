@@ -20,8 +20,7 @@ from feedback_platform.assets.reporting import participation_weekly
 from feedback_platform.assets.transformation import dbt_models
 from feedback_platform.definitions import build_definitions
 from feedback_platform.resources import build_resources
-from feedback_platform.settings import Settings
-from tests.conftest import TEST_SALT, event, query, write_jsonl
+from tests.conftest import event, platform_home, query, write_jsonl
 
 WEEK_1, WEEK_2, EMPTY_WEEK = "2026-10-05", "2026-10-12", "2026-10-19"
 
@@ -63,12 +62,7 @@ def known_drop() -> list[dict]:
 def built(tmp_path_factory):
     """One ingest + dbt build, then the report for three weeks (week 1 twice: idempotent)."""
     home = tmp_path_factory.mktemp("reporting") / "home"
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        monkeypatch.setenv("FEEDBACK_PLATFORM_HOME", str(home))
-        monkeypatch.setenv("FEEDBACK_PLATFORM_USER_SALT", TEST_SALT)
-        monkeypatch.delenv("DAGSTER_HOME", raising=False)
-        settings = Settings.from_env()
-        settings.ensure_dirs()
+    with platform_home(home) as settings:
         write_jsonl(settings.events_landing_dir / "known.jsonl", known_drop())
         resources = build_resources(settings)
         instance = dg.DagsterInstance.ephemeral()
