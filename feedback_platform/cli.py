@@ -16,6 +16,7 @@ import dagster as dg
 
 from feedback_platform.ingest.landing import drop_files
 from feedback_platform.ingest.readers import SUPPORTED_SUFFIXES
+from feedback_platform.privacy.requests import PRIVACY_DROP_SUFFIXES
 from feedback_platform.review.labels import REVIEW_DROP_SUFFIXES
 from feedback_platform.runs import process_tags, settle_dead_runs
 from feedback_platform.settings import Settings
@@ -70,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
     _add_generator_options(demo)
     demo.set_defaults(handler=_demo)
 
+    privacy = commands.add_parser("privacy", help="privacy requests (erasure, training consent)")
+    privacy_commands = privacy.add_subparsers(required=True, metavar="command")
+    status = privacy_commands.add_parser("status", help="what was done with one request")
+    status.add_argument("request_id")
+    status.set_defaults(handler=_privacy_status)
+
     docs = commands.add_parser(
         "docs", help="build the dbt docs site (one offline HTML file) under the platform home"
     )
@@ -105,6 +112,17 @@ def _publish(_: argparse.Namespace) -> int:
     return publish(Settings.from_env())
 
 
+def _privacy_status(args: argparse.Namespace) -> int:
+    from feedback_platform.privacy.status import request_status
+
+    status = request_status(Settings.from_env(), args.request_id)
+    if status is None:
+        print(f"No privacy request {args.request_id} has been ingested.", file=sys.stderr)
+        return 1
+    print(status)
+    return 0
+
+
 def run_pipeline(settings: Settings, *, full_refresh: bool = False) -> int:
     """Materialize every asset in this process, on the platform's own Dagster instance: the
     pipeline, then the weekly report for every complete week whose data the pipeline changed
@@ -115,6 +133,7 @@ def run_pipeline(settings: Settings, *, full_refresh: bool = False) -> int:
     for folder, suffixes in (
         (settings.events_landing_dir, SUPPORTED_SUFFIXES),
         (settings.reviews_landing_dir, REVIEW_DROP_SUFFIXES),
+        (settings.privacy_landing_dir, PRIVACY_DROP_SUFFIXES),
     ):
         pending = drop_files(folder, suffixes)
         print(f"Drops in {folder}: {len(pending)} (ingested ones are skipped)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from feedback_platform.assets.ingestion import raw_events_freshness, raw_feedback_events
+from feedback_platform.assets.privacy import raw_privacy_requests
 from feedback_platform.assets.reporting import participation_weekly
 from feedback_platform.assets.review import review_agreement, review_queue
 from feedback_platform.assets.review_labels import raw_review_labels
@@ -13,13 +14,19 @@ from feedback_platform.assets.transformation import dbt_models
 from feedback_platform.jobs import (
     feedback_pipeline_job,
     ingest_events_job,
+    ingest_privacy_job,
     ingest_reviews_job,
     participation_report_job,
     publish_datasets_job,
 )
 from feedback_platform.resources import build_resources
 from feedback_platform.schedules import participation_weekly_schedule, publish_datasets_schedule
-from feedback_platform.sensors import event_drop_sensor, review_drop_sensor, stale_reports_sensor
+from feedback_platform.sensors import (
+    event_drop_sensor,
+    privacy_drop_sensor,
+    review_drop_sensor,
+    stale_reports_sensor,
+)
 from feedback_platform.settings import Settings
 
 
@@ -38,6 +45,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             dbt_models,
             participation_weekly,
             raw_review_labels,
+            raw_privacy_requests,
             review_queue,
             review_agreement,
             preference_pairs,
@@ -47,12 +55,13 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         jobs=[
             ingest_events_job,
             ingest_reviews_job,
+            ingest_privacy_job,
             feedback_pipeline_job,
             participation_report_job,
             publish_datasets_job,
         ],
         schedules=[participation_weekly_schedule, publish_datasets_schedule(settings)],
-        sensors=[event_drop_sensor, review_drop_sensor, stale_reports_sensor],
+        sensors=[event_drop_sensor, review_drop_sensor, privacy_drop_sensor, stale_reports_sensor],
         resources=build_resources(settings),
     )
 

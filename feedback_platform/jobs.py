@@ -12,6 +12,7 @@ import dagster as dg
 from dagster_dbt import build_dbt_asset_selection
 
 from feedback_platform.assets.ingestion import EVENT_TABLES, DropTables
+from feedback_platform.assets.privacy import PRIVACY_TABLES
 from feedback_platform.assets.reporting import participation_weekly
 from feedback_platform.assets.review_labels import REVIEW_LABEL_TABLES
 from feedback_platform.assets.training import contributor_impact, kto_signals, preference_pairs
@@ -65,6 +66,12 @@ ingest_reviews_job = _ingest_job(
     "ingest_reviews",
     REVIEW_LABEL_TABLES,
     "Ingest review label drops and rebuild agreement and the review queue.",
+)
+
+ingest_privacy_job = _ingest_job(
+    "ingest_privacy_requests",
+    PRIVACY_TABLES,
+    "Record privacy request drops (erasure, training consent) in raw.privacy_requests.",
 )
 
 publish_datasets_job = dg.define_asset_job(

@@ -13,6 +13,8 @@ import duckdb
 
 EVENTS_LEDGER = "raw.ingested_files"
 REVIEW_LEDGER = "raw.ingested_review_files"
+PRIVACY_LEDGER = "raw.ingested_privacy_files"
+PRIVACY_REQUESTS_TABLE = "raw.privacy_requests"
 
 PARTICIPATION_TABLE = "reports.participation_weekly"
 SKEW_TABLE = "reports.participation_skew_weekly"
@@ -186,6 +188,38 @@ create table if not exists {SKEW_TABLE} (
 );
 """
 
+#: Privacy requests keep no user id. ``user_key`` (the HMAC the events store) is kept until the
+#: request is carried out, since finding the user's rows in raw text needs it, and then cleared
+#: for an erasure; ``subject_hash`` (``sha256`` of the key) stays, so the record of an erasure
+#: does not name the erased user yet recognises their late events (privacy/requests.py). What was
+#: done is written back to the request: ``completed_at`` and ``outcome`` (counts of rows and
+#: files removed or rewritten, never their content), null while the request waits.
+PRIVACY_DDL = f"""
+create schema if not exists raw;
+
+create table if not exists {PRIVACY_REQUESTS_TABLE} (
+    request_id varchar primary key,
+    user_key varchar,                 -- the HMAC the events store; null once an erasure is done
+    subject_hash varchar not null,    -- sha256 of the user key
+    kind varchar not null,            -- erase | opt_out_training | opt_in_training
+    requested_at timestamp not null,  -- UTC
+    source_file varchar not null,
+    line_number bigint not null,
+    ingested_at timestamp not null,
+    completed_at timestamp,
+    outcome json
+);
+
+create table if not exists raw.quarantined_privacy_requests (
+    source_file varchar not null,
+    line_number bigint not null,
+    raw_text varchar,                 -- user ids replaced by their keys, as in events
+    reason varchar not null,
+    request_id varchar,
+    ingested_at timestamp not null
+);
+"""
+
 #: The training tables are built whole (``create or replace ... as``) by their assets.
 TRAINING_SCHEMA_DDL = "create schema if not exists training;"
 
@@ -197,6 +231,8 @@ SCHEMA_DDL = "\n".join(
         REVIEW_ITEMS_DDL,
         REVIEW_LABELS_DDL,
         ledger_ddl(REVIEW_LEDGER),
+        PRIVACY_DDL,
+        ledger_ddl(PRIVACY_LEDGER),
         REPORTS_DDL,
         TRAINING_SCHEMA_DDL,
     ]

@@ -20,9 +20,11 @@ from feedback_platform.ingest.readers import SUPPORTED_SUFFIXES
 from feedback_platform.jobs import (
     PIPELINE_JOB_NAME,
     ingest_events_job,
+    ingest_privacy_job,
     ingest_reviews_job,
     participation_report_job,
 )
+from feedback_platform.privacy.requests import PRIVACY_DROP_SUFFIXES
 from feedback_platform.resources import PlatformResource
 from feedback_platform.review.labels import REVIEW_DROP_SUFFIXES
 from feedback_platform.runs import PID_TAG, settle_dead_runs
@@ -67,6 +69,20 @@ def review_drop_sensor(context: dg.SensorEvaluationContext, platform: PlatformRe
     landing = platform.settings().reviews_landing_dir
     return pending_drops_request(
         context, landing, REVIEW_DROP_SUFFIXES, "raw_review_labels", ingest_reviews_job.name
+    )
+
+
+@dg.sensor(
+    job=ingest_privacy_job,
+    minimum_interval_seconds=DROP_SENSOR_INTERVAL_SECONDS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def privacy_drop_sensor(context: dg.SensorEvaluationContext, platform: PlatformResource):
+    """One ``ingest_privacy_requests`` run for all the new request files (``.jsonl``) in
+    ``landing/privacy/``."""
+    landing = platform.settings().privacy_landing_dir
+    return pending_drops_request(
+        context, landing, PRIVACY_DROP_SUFFIXES, "raw_privacy_requests", ingest_privacy_job.name
     )
 
 

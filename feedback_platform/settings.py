@@ -102,6 +102,10 @@ class Settings:
         return self.landing_dir / "reviews"
 
     @cached_property
+    def privacy_landing_dir(self) -> Path:
+        return self.landing_dir / "privacy"
+
+    @cached_property
     def datasets_dir(self) -> Path:
         return self.home / "datasets"
 
@@ -124,6 +128,7 @@ class Settings:
         for path in (
             self.events_landing_dir,
             self.reviews_landing_dir,
+            self.privacy_landing_dir,
             self.datasets_dir,
             self.review_dir,
             self.reports_dir,

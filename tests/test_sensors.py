@@ -11,11 +11,17 @@ import dagster as dg
 import pytest
 
 from feedback_platform.assets.ingestion import raw_feedback_events
+from feedback_platform.assets.privacy import raw_privacy_requests
 from feedback_platform.assets.review_labels import raw_review_labels
 from feedback_platform.definitions import build_definitions
 from feedback_platform.resources import PlatformResource, build_resources
 from feedback_platform.runs import process_tags
-from feedback_platform.sensors import event_drop_sensor, review_drop_sensor, stale_reports_sensor
+from feedback_platform.sensors import (
+    event_drop_sensor,
+    privacy_drop_sensor,
+    review_drop_sensor,
+    stale_reports_sensor,
+)
 from tests.conftest import event, query, write_jsonl
 
 
@@ -162,6 +168,33 @@ def test_one_ingest_reviews_run_for_new_label_files(settings, instance):
     write_jsonl(landing / "batch-5.jsonl", labels)
     [request], _ = evaluate(settings, instance, review_drop_sensor)
     assert requested_files(request, "raw_review_labels") == ["batch-5.jsonl"]
+
+
+def test_privacy_request_drops_start_one_run_of_their_own_job(settings, instance):
+    """A request file in ``landing/privacy/`` is asked for once, by its own job; event drops
+    and other files there are not privacy drops."""
+    request = {
+        "request_id": "r1",
+        "user_id": "u1",
+        "kind": "erase",
+        "requested_at": "2026-10-20T09:00:00Z",
+    }
+    write_jsonl(settings.privacy_landing_dir / "requests-1.jsonl", [request])
+    (settings.privacy_landing_dir / "notes.txt").write_text("not a drop")
+    write_jsonl(settings.events_landing_dir / "events.jsonl", [event("e1")])
+
+    [run_request], _ = evaluate(settings, instance, privacy_drop_sensor)
+
+    assert privacy_drop_sensor.job_name == "ingest_privacy_requests"
+    assert requested_files(run_request, "raw_privacy_requests") == ["requests-1.jsonl"]
+    run = dg.materialize(
+        [raw_privacy_requests],
+        resources=build_resources(settings),
+        run_config=run_request.run_config,
+    )
+    assert run.success
+    assert query(settings, "select request_id from raw.privacy_requests") == [("r1",)]
+    assert evaluate(settings, instance, privacy_drop_sensor)[0] == []
 
 
 def test_a_drop_run_reports_again_the_complete_weeks_it_changed(settings, instance):

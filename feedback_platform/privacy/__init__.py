@@ -1,0 +1,1 @@
+"""Privacy requests (erasure, training consent): their drops, ledger and what was done."""
