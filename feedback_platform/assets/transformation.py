@@ -20,7 +20,12 @@ from dagster_dbt import (
 from dagster_duckdb import DuckDBResource
 
 from feedback_platform.assets.dbt_metadata import with_table_metadata
-from feedback_platform.assets.reporting import PARTICIPATION_WEEKLY, stale_report_weeks
+from feedback_platform.assets.reporting import (
+    FCT_GENERATIONS,
+    FCT_SESSIONS,
+    PARTICIPATION_WEEKLY,
+    stale_report_weeks,
+)
 from feedback_platform.dbt_project import dbt_environment, dbt_project
 from feedback_platform.resources import PlatformResource
 
@@ -43,6 +48,10 @@ class FeedbackDbtTranslator(DagsterDbtTranslator):
         spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
         description = manifest["nodes"].get(unique_id, {}).get("description")
         return spec._replace(description=description) if spec and description else spec
+
+
+#: The marts the weekly reports read.
+REPORT_INPUTS = {FCT_SESSIONS, FCT_GENERATIONS}
 
 
 class DbtBuildConfig(dg.Config):
@@ -99,7 +108,10 @@ def dbt_models(
     duckdb: DuckDBResource,
 ):
     yield from dbt_build(context, config, dbt, platform, duckdb)
-    observe_stale_reports(context, duckdb, every_week=config.full_refresh)
+    # Only a build of what the reports read can make one stale (a privacy request's run
+    # rebuilds who is out of training data, on a home that may have no marts yet).
+    if context.selected_asset_keys & REPORT_INPUTS:
+        observe_stale_reports(context, duckdb, every_week=config.full_refresh)
 
 
 def observe_stale_reports(

@@ -9,6 +9,7 @@ import dagster as dg
 import pytest
 
 from feedback_platform.assets.privacy import raw_privacy_requests
+from feedback_platform.definitions import build_definitions
 from feedback_platform.ingest.pseudonymize import user_key
 from feedback_platform.resources import build_resources
 from tests.conftest import TEST_SALT, query, write_jsonl
@@ -166,3 +167,32 @@ def recorded_time(settings, request_id: str) -> str:
         settings, "select ingested_at from raw.privacy_requests where request_id = ?", [request_id]
     )
     return f" {ingested_at:%Y-%m-%d %H:%M:%S}"
+
+
+def test_the_privacy_job_records_requests_and_rebuilds_who_is_out_of_training(settings):
+    """The job the privacy sensor starts: requests land, then dbt's int_training_opt_outs
+    (its unit test included) says who is out, and nothing else is rebuilt."""
+    write_jsonl(
+        settings.privacy_landing_dir / "requests-1.jsonl",
+        [
+            request("r1", user_id="u-out", kind="opt_out_training"),
+            request("r2", user_id="u-back", kind="opt_out_training"),
+            request(
+                "r3", user_id="u-back", kind="opt_in_training", requested_at="2026-10-21T09:00:00Z"
+            ),
+        ],
+    )
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = (
+            build_definitions(settings)
+            .resolve_job_def("ingest_privacy_requests")
+            .execute_in_process(instance=instance)
+        )
+
+    assert result.success
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert "intermediate/int_training_opt_outs" in materialized
+    assert not any(key.startswith("marts/") for key in materialized)
+    assert query(settings, "select user_key, reason from intermediate.int_training_opt_outs") == [
+        (user_key("u-out", TEST_SALT), "opt_out_training")
+    ]
