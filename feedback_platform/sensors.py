@@ -8,7 +8,7 @@ or by any earlier run, start nothing.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import dagster as dg
@@ -28,7 +28,7 @@ from feedback_platform.privacy.requests import PRIVACY_DROP_SUFFIXES
 from feedback_platform.resources import PlatformResource
 from feedback_platform.review.labels import REVIEW_DROP_SUFFIXES
 from feedback_platform.runs import PID_TAG, settle_dead_runs
-from feedback_platform.settings import sensor_interval_seconds
+from feedback_platform.settings import Settings, sensor_interval_seconds
 
 #: How often the drop sensors look at the landing folder (FEEDBACK_PLATFORM_SENSOR_INTERVAL_SECONDS,
 #: default 15). A look is a directory listing and one small JSON file, so it can be frequent:
@@ -45,45 +45,57 @@ _UNFINISHED = [
 ]
 
 
-@dg.sensor(
-    job=ingest_events_job,
-    minimum_interval_seconds=DROP_SENSOR_INTERVAL_SECONDS,
-    default_status=dg.DefaultSensorStatus.RUNNING,
+def _drop_sensor(
+    name: str,
+    job: dg.UnresolvedAssetJobDefinition,
+    landing: Callable[[Settings], Path],
+    suffixes: tuple[str, ...],
+    op: str,
+    description: str,
+) -> dg.SensorDefinition:
+    """A sensor that asks for one run of ``job`` (its ingestion step ``op``) for all the new
+    drops in the folder ``landing`` names (``pending_drops_request``)."""
+
+    def evaluate(context: dg.SensorEvaluationContext, platform: PlatformResource):
+        folder = landing(platform.settings())
+        return pending_drops_request(context, folder, suffixes, op, job.name)
+
+    return dg.sensor(
+        name=name,
+        job=job,
+        minimum_interval_seconds=DROP_SENSOR_INTERVAL_SECONDS,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=description,
+    )(evaluate)
+
+
+event_drop_sensor = _drop_sensor(
+    "event_drop_sensor",
+    ingest_events_job,
+    lambda settings: settings.events_landing_dir,
+    SUPPORTED_SUFFIXES,
+    "raw_feedback_events",
+    "One ``ingest_events`` run for all the new files in ``landing/events/``.",
 )
-def event_drop_sensor(context: dg.SensorEvaluationContext, platform: PlatformResource):
-    """One ``ingest_events`` run for all the new files in ``landing/events/``."""
-    landing = platform.settings().events_landing_dir
-    return pending_drops_request(
-        context, landing, SUPPORTED_SUFFIXES, "raw_feedback_events", ingest_events_job.name
-    )
 
-
-@dg.sensor(
-    job=ingest_reviews_job,
-    minimum_interval_seconds=DROP_SENSOR_INTERVAL_SECONDS,
-    default_status=dg.DefaultSensorStatus.RUNNING,
+review_drop_sensor = _drop_sensor(
+    "review_drop_sensor",
+    ingest_reviews_job,
+    lambda settings: settings.reviews_landing_dir,
+    REVIEW_DROP_SUFFIXES,
+    "raw_review_labels",
+    "One ``ingest_reviews`` run for all the new label files (``.jsonl``) in ``landing/reviews/``.",
 )
-def review_drop_sensor(context: dg.SensorEvaluationContext, platform: PlatformResource):
-    """One ``ingest_reviews`` run for all the new label files (``.jsonl``) in
-    ``landing/reviews/``."""
-    landing = platform.settings().reviews_landing_dir
-    return pending_drops_request(
-        context, landing, REVIEW_DROP_SUFFIXES, "raw_review_labels", ingest_reviews_job.name
-    )
 
-
-@dg.sensor(
-    job=ingest_privacy_job,
-    minimum_interval_seconds=DROP_SENSOR_INTERVAL_SECONDS,
-    default_status=dg.DefaultSensorStatus.RUNNING,
+privacy_drop_sensor = _drop_sensor(
+    "privacy_drop_sensor",
+    ingest_privacy_job,
+    lambda settings: settings.privacy_landing_dir,
+    PRIVACY_DROP_SUFFIXES,
+    "raw_privacy_requests",
+    "One ``ingest_privacy_requests`` run for all the new request files (``.jsonl``) in"
+    " ``landing/privacy/``.",
 )
-def privacy_drop_sensor(context: dg.SensorEvaluationContext, platform: PlatformResource):
-    """One ``ingest_privacy_requests`` run for all the new request files (``.jsonl``) in
-    ``landing/privacy/``."""
-    landing = platform.settings().privacy_landing_dir
-    return pending_drops_request(
-        context, landing, PRIVACY_DROP_SUFFIXES, "raw_privacy_requests", ingest_privacy_job.name
-    )
 
 
 def pending_drops_request(

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+from feedback_platform.ingest.duplicates import checked_row_counts, duplicate_ctes
 from feedback_platform.ingest.load import FileIngestResult, RowCounts, ingest_once
 from feedback_platform.ingest.pseudonymize import REDACTION_MACROS, hmac_pads
 from feedback_platform.ingest.readers import (
@@ -67,6 +68,14 @@ def _reason_case() -> str:
 # A request id names one request: a second line (in this drop or an earlier one) with the same
 # id is an exact duplicate when it asks the same of the same user, else a conflict (the first
 # one wins). The raw id is hashed here, in the statement that reads it, and goes no further.
+_DUPLICATE_CTES = duplicate_ctes(
+    identity=("request_id",),
+    content=("subject_hash", "kind", "requested_at"),
+    stored_table=PRIVACY_REQUESTS_TABLE,
+    stored_using=("request_id",),
+    stored_content=("subject_hash", "kind", "requested_at"),
+)
+
 _CHECK_SQL = f"""
 create or replace temp table checked_requests as
 with {json_field_ctes(_FIELDS)},
@@ -91,45 +100,7 @@ reasoned as (
     from typed
 ),
 
-compared as (
-    select
-        r.line_number,
-        row_number() over same_id as occurrence,
-        row(r.subject_hash, r.kind, r.requested_at) is not distinct from first_value(
-            row(r.subject_hash, r.kind, r.requested_at)
-        ) over same_id as same_as_first,
-        known.request_id is not null as stored,
-        row(r.subject_hash, r.kind, r.requested_at)
-            is not distinct from row(known.subject_hash, known.kind, known.requested_at)
-            as same_as_stored
-    from reasoned as r
-    left join {PRIVACY_REQUESTS_TABLE} as known using (request_id)
-    where r.reason is null
-    window same_id as (partition by r.request_id order by r.line_number)
-),
-
-classified as (
-    select
-        line_number,
-        case
-            when stored and same_as_stored then 'duplicate'
-            when stored then 'duplicate_conflict'
-            when occurrence = 1 then 'new'
-            when same_as_first then 'duplicate'
-            else 'duplicate_conflict'
-        end as status
-    from compared
-),
-
-final as (
-    select
-        reasoned.* exclude (reason),
-        case when status = 'duplicate_conflict' then status else reasoned.reason end as reason,
-        coalesce(status = 'duplicate', false) as duplicate
-    from reasoned
-    left join classified using (line_number)
-)
-
+{_DUPLICATE_CTES}
 select * from final
 """
 
@@ -202,7 +173,7 @@ def ingest_privacy_file(
         params = {"source_file": path.name, "ingested_at": ingested_at}
         con.execute(_INSERT_REQUESTS_SQL, params)
         con.execute(_INSERT_QUARANTINE_SQL, params | pads)
-        return _row_counts(con)
+        return checked_row_counts(con, "checked_requests")
 
     return ingest_once(
         con,
@@ -212,23 +183,3 @@ def ingest_privacy_file(
         ingested_at=ingested_at,
         before_commit=before_commit,
     )
-
-
-def _row_counts(con: duckdb.DuckDBPyConnection) -> RowCounts:
-    read, valid, duplicate = con.execute(
-        """
-        select count(*), count_if(reason is null and not duplicate), count_if(duplicate)
-        from checked_requests
-        """
-    ).fetchall()[0]
-    reasons = dict(
-        con.execute(
-            """
-            select reason, count(*) from checked_requests
-            where reason is not null
-            group by reason
-            order by 2 desc, 1
-            """
-        ).fetchall()
-    )
-    return RowCounts(read, valid, duplicate, reasons)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 
+from feedback_platform.ingest.duplicates import checked_row_counts, duplicate_ctes
 from feedback_platform.ingest.load import FileIngestResult, RowCounts, ingest_once
 from feedback_platform.ingest.readers import (
     OVERSIZE_PREVIEW_BYTES,
@@ -64,6 +65,14 @@ def _reason_case() -> str:
 # A reviewer labels an item once per batch: a second line for the same item and reviewer is an
 # exact duplicate when it says the same, else a conflict (the first line wins). Across batches a
 # label is identified by item, reviewer and labeled_at, so a later batch may label again.
+_DUPLICATE_CTES = duplicate_ctes(
+    identity=("item_id", "reviewer_id"),
+    content=("label", "corrected_text", "labeled_at"),
+    stored_table="raw.review_labels",
+    stored_using=("item_id", "reviewer_id", "labeled_at"),
+    stored_content=("label", "corrected_text"),
+)
+
 _CHECK_SQL = f"""
 create or replace temp table checked_labels as
 with {json_field_ctes(_FIELDS)},
@@ -89,44 +98,7 @@ reasoned as (
     from typed
 ),
 
-compared as (
-    select
-        r.line_number,
-        row_number() over batch as occurrence,
-        row(r.label, r.corrected_text, r.labeled_at) is not distinct from first_value(
-            row(r.label, r.corrected_text, r.labeled_at)
-        ) over batch as same_as_first,
-        known.source_file is not null as stored,
-        row(r.label, r.corrected_text) is not distinct from row(known.label, known.corrected_text)
-            as same_as_stored
-    from reasoned as r
-    left join raw.review_labels as known using (item_id, reviewer_id, labeled_at)
-    where r.reason is null
-    window batch as (partition by r.item_id, r.reviewer_id order by r.line_number)
-),
-
-classified as (
-    select
-        line_number,
-        case
-            when stored and same_as_stored then 'duplicate'
-            when stored then 'duplicate_conflict'
-            when occurrence = 1 then 'new'
-            when same_as_first then 'duplicate'
-            else 'duplicate_conflict'
-        end as status
-    from compared
-),
-
-final as (
-    select
-        reasoned.* exclude (reason),
-        case when status = 'duplicate_conflict' then status else reasoned.reason end as reason,
-        coalesce(status = 'duplicate', false) as duplicate
-    from reasoned
-    left join classified using (line_number)
-)
-
+{_DUPLICATE_CTES}
 select * from final
 """
 
@@ -194,7 +166,7 @@ def ingest_review_file(
         params = {"source_file": path.name, "ingested_at": ingested_at}
         con.execute(_INSERT_LABELS_SQL, params)
         con.execute(_INSERT_QUARANTINE_SQL, params)
-        return _row_counts(con)
+        return checked_row_counts(con, "checked_labels")
 
     return ingest_once(
         con,
@@ -204,23 +176,3 @@ def ingest_review_file(
         ingested_at=ingested_at,
         before_commit=before_commit,
     )
-
-
-def _row_counts(con: duckdb.DuckDBPyConnection) -> RowCounts:
-    read, valid, duplicate = con.execute(
-        """
-        select count(*), count_if(reason is null and not duplicate), count_if(duplicate)
-        from checked_labels
-        """
-    ).fetchone()
-    reasons = dict(
-        con.execute(
-            """
-            select reason, count(*) from checked_labels
-            where reason is not null
-            group by reason
-            order by 2 desc, 1
-            """
-        ).fetchall()
-    )
-    return RowCounts(read, valid, duplicate, reasons)
