@@ -13,6 +13,7 @@ from dagster_dbt import build_dbt_asset_selection
 
 from feedback_platform.assets.ingestion import EVENT_TABLES, DropTables
 from feedback_platform.assets.reporting import participation_weekly
+from feedback_platform.assets.review import review_agreement, review_models
 from feedback_platform.assets.review_labels import REVIEW_LABEL_TABLES
 from feedback_platform.assets.training import contributor_impact, kto_signals, preference_pairs
 from feedback_platform.assets.transformation import dbt_models
@@ -32,6 +33,10 @@ PUBLICATION = dg.AssetSelection.assets(preference_pairs, kto_signals, contributo
 #: the models a drop rebuilds read them, so a drop's run loads them too (on a new home they do
 #: not exist yet; after an upgrade that changed a row they are stale).
 DBT_SEEDS = build_dbt_asset_selection([dbt_models], dbt_select="resource_type:seed")
+
+#: The review models before the agreement gate and the gate itself: no event drop is upstream
+#: of them, but the open queue a drop rebuilds reads them (on a new home they do not exist yet).
+REVIEW_GATE = dg.AssetSelection.assets(review_models, review_agreement)
 
 
 def _ingest_job(
@@ -58,7 +63,7 @@ ingest_events_job = _ingest_job(
     "ingest_events",
     EVENT_TABLES,
     "Ingest event drops and rebuild the dbt models and the review queue.",
-    also=DBT_SEEDS,
+    also=DBT_SEEDS | REVIEW_GATE,
 )
 
 ingest_reviews_job = _ingest_job(
