@@ -28,7 +28,6 @@ from feedback_platform.review.agreement import ALPHA_THRESHOLD, nominal_alpha
 from feedback_platform.schema import AGREEMENT_DDL, AGREEMENT_TABLE
 from feedback_platform.warehouse import transaction
 
-RAW_REVIEW_LABELS = dg.AssetKey("raw_review_labels")
 BATCH_LABELS = dg.AssetKey(["review", "batch_labels"])
 REVIEW_PAIRS = dg.AssetKey(["review", "review_pairs"])
 REVIEW_QUEUE_MODEL = dg.AssetKey(["review", "review_queue"])
