@@ -7,7 +7,12 @@ import dagster as dg
 from feedback_platform.assets.ingestion import raw_events_freshness, raw_feedback_events
 from feedback_platform.assets.privacy import raw_privacy_requests
 from feedback_platform.assets.reporting import participation_weekly
-from feedback_platform.assets.review import review_agreement, review_queue
+from feedback_platform.assets.review import (
+    gated_review_models,
+    review_agreement,
+    review_items,
+    review_queue,
+)
 from feedback_platform.assets.review_labels import raw_review_labels
 from feedback_platform.assets.training import contributor_impact, kto_signals, preference_pairs
 from feedback_platform.assets.transformation import dbt_models
@@ -46,8 +51,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             participation_weekly,
             raw_review_labels,
             raw_privacy_requests,
-            review_queue,
+            review_items,
             review_agreement,
+            gated_review_models,
+            review_queue,
             preference_pairs,
             kto_signals,
             contributor_impact,

@@ -14,6 +14,7 @@ from dagster_dbt import build_dbt_asset_selection
 from feedback_platform.assets.ingestion import EVENT_TABLES, DropTables
 from feedback_platform.assets.privacy import PRIVACY_TABLES
 from feedback_platform.assets.reporting import participation_weekly
+from feedback_platform.assets.review import review_agreement
 from feedback_platform.assets.review_labels import REVIEW_LABEL_TABLES
 from feedback_platform.assets.training import contributor_impact, kto_signals, preference_pairs
 from feedback_platform.assets.transformation import dbt_models
@@ -33,6 +34,12 @@ PUBLICATION = dg.AssetSelection.assets(preference_pairs, kto_signals, contributo
 #: the models a drop rebuilds read them, so a drop's run loads them too (on a new home they do
 #: not exist yet; after an upgrade that changed a row they are stale).
 DBT_SEEDS = build_dbt_asset_selection([dbt_models], dbt_select="resource_type:seed")
+
+#: The review models before the agreement gate and the gate itself: no event drop is upstream
+#: of them, but the open queue a drop rebuilds reads them (on a new home they do not exist yet).
+REVIEW_GATE = build_dbt_asset_selection(
+    [dbt_models], dbt_select="path:models/review"
+) | dg.AssetSelection.assets(review_agreement)
 
 
 def _ingest_job(
@@ -59,7 +66,7 @@ ingest_events_job = _ingest_job(
     "ingest_events",
     EVENT_TABLES,
     "Ingest event drops and rebuild the dbt models and the review queue.",
-    also=DBT_SEEDS,
+    also=DBT_SEEDS | REVIEW_GATE,
 )
 
 ingest_reviews_job = _ingest_job(
@@ -68,10 +75,16 @@ ingest_reviews_job = _ingest_job(
     "Ingest review label drops and rebuild agreement and the review queue.",
 )
 
-ingest_privacy_job = _ingest_job(
+#: A request drop's run records the requests and who is now out of training data; the queue,
+#: the datasets and contributor impact leave those users out from their next run on (a drop's,
+#: the publication's). Not downstream of it all: a home may get a request before any event.
+ingest_privacy_job = dg.define_asset_job(
     "ingest_privacy_requests",
-    PRIVACY_TABLES,
-    "Record privacy request drops (erasure, training consent) in raw.privacy_requests.",
+    selection=dg.AssetSelection.assets(*PRIVACY_TABLES.keys)
+    | build_dbt_asset_selection([dbt_models], dbt_select="int_training_opt_outs"),
+    description="Record privacy request drops (erasure, training consent) in"
+    " raw.privacy_requests and rebuild who is out of training data.",
+    executor_def=dg.in_process_executor,
 )
 
 publish_datasets_job = dg.define_asset_job(

@@ -137,8 +137,8 @@ create table if not exists review.review_items (
 );
 """
 
-#: Replaced whole (``create or replace``) by each agreement run, inside its transaction; not
-#: part of ``ensure_schema``, as the review queue tells a new home by its absence.
+#: Replaced whole (``create or replace``) by each agreement run, inside its transaction, so
+#: not part of ``ensure_schema``; every job that samples the queue runs that asset first.
 AGREEMENT_DDL = f"""
 create or replace table {AGREEMENT_TABLE} (
     batch varchar not null,           -- the review drop the labels came in

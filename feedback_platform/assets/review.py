@@ -1,9 +1,13 @@
 """Stage 4 (review): what people should judge, and how far their judgements can be trusted.
 
-``review_queue`` samples the open queue from ``marts.fct_review_candidates`` and writes it as a
-table and as ``review/queue.jsonl`` for reviewers. ``review_agreement`` measures agreement on
-the labels that came back (one drop = one batch) and turns clear majorities of trustworthy
-batches into ``review`` preference pairs.
+The rules live in the dbt models of ``models/review/``; these assets do what SQL cannot.
+The core dbt build (``dbt_models``) gives every returned label its batch and item, and each
+item's majority (``batch_labels``, ``item_agreement``);
+``review_agreement`` measures Krippendorff's alpha per batch (one drop = one batch) and writes
+the agreement gate, ``review.agreement``; ``gated_review_models`` (dbt, ``models/review/gated/``)
+turn clear majorities of trustworthy batches into ``review`` preference pairs and sample the open
+queue; ``review_queue`` writes that queue as ``review/queue.jsonl`` for reviewers and keeps its
+items in ``review.review_items``.
 """
 
 import os
@@ -14,25 +18,40 @@ from typing import NamedTuple
 
 import dagster as dg
 import duckdb
+from dagster_dbt import DbtCliResource, dbt_assets
 from dagster_duckdb import DuckDBResource
 
 from feedback_platform.assets.metadata import md_table
-from feedback_platform.datasets.text import has_text, same_text
+from feedback_platform.assets.transformation import DbtBuildConfig, dbt_build, translator
+from feedback_platform.dbt_project import dbt_project
 from feedback_platform.resources import PlatformResource
 from feedback_platform.review.agreement import ALPHA_THRESHOLD, nominal_alpha
 from feedback_platform.schema import AGREEMENT_DDL, AGREEMENT_TABLE
 from feedback_platform.warehouse import transaction
 
-FCT_REVIEW_CANDIDATES = dg.AssetKey(["marts", "fct_review_candidates"])
-RAW_REVIEW_LABELS = dg.AssetKey("raw_review_labels")
+BATCH_LABELS = dg.AssetKey(["review", "batch_labels"])
+REVIEW_PAIRS = dg.AssetKey(["review", "review_pairs"])
+REVIEW_QUEUE_MODEL = dg.AssetKey(["review", "review_queue"])
 
+BATCH_LABELS_TABLE = "review.batch_labels"
 QUEUE_TABLE = "review.review_queue"
-ITEM_AGREEMENT_TABLE = "review.item_agreement"
+ITEM_STATUS_TABLE = "review.review_item_status"
 REVIEW_PAIRS_TABLE = "review.review_pairs"
+REVIEW_ITEMS_TABLE = "review.review_items"
 
-_QUEUE_COLUMNS = """
-    queue_position, item_id, reason, priority, user_segment, model_version, prompt,
-    response_a, response_b, user_comment, generation_ids, source_event_ids, occurred_at"""
+_GATED_FOLDER = "path:models/review/gated"
+
+#: ``review.review_items``, which ``review_queue`` appends to and the review models read: an
+#: asset of its own rather than an output of ``review_queue``, because the labels it admits
+#: flow back into the queue and an asset graph cannot loop.
+review_items = dg.AssetSpec(
+    "review_items",
+    description="Every item ever queued (review.review_items), appended by the review_queue"
+    " asset, so that a label returned after its item left the open queue still resolves.",
+    group_name="review",
+    kinds={"duckdb"},
+    metadata={"table": REVIEW_ITEMS_TABLE},
+)
 
 
 def _count_by(table: str, column: str) -> str:
@@ -47,115 +66,8 @@ def _export_jsonl(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> None:
     os.replace(temporary, path)
 
 
-# Per batch and item: how many reviews, the most common label and its share. A clear majority
-# needs two reviews or more and more than half of them on one label (a tie is no majority).
-_ITEM_AGREEMENT_SQL = f"""
-create or replace table {ITEM_AGREEMENT_TABLE} as
-with labels as (
-    select labels.source_file as batch, labels.item_id, items.reason, labels.label
-    from raw.review_labels as labels
-    inner join review.review_items as items using (item_id)
-),
-counts as (
-    select batch, item_id, reason, label, count(*) as votes from labels group by all
-),
-ranked as (
-    select
-        *,
-        sum(votes) over (partition by batch, item_id) as reviews,
-        row_number() over (partition by batch, item_id order by votes desc, label) as position
-    from counts
-)
-select
-    batch,
-    item_id,
-    reason,
-    reviews::integer as reviews,
-    label as majority_label,
-    votes / reviews as majority_share,
-    reviews >= 2 and votes / reviews > 0.5 as has_clear_majority
-from ranked
-where position = 1
-"""
-
-# Clear majorities of usable batches become pairs; when an item was decided in several usable
-# batches the latest batch wins. `neither` takes the latest corrected text of that batch.
-_REVIEW_PAIRS_SQL = f"""
-create or replace table {REVIEW_PAIRS_TABLE} as
-with batches as (
-    select source_file as batch, max(ingested_at) as batch_ingested_at
-    from raw.review_labels group by all
-),
-decisions as (
-    select decided.*, batches.batch_ingested_at
-    from {ITEM_AGREEMENT_TABLE} as decided
-    inner join batches using (batch)
-    where decided.has_clear_majority
-        and decided.batch in (
-            select batch from {AGREEMENT_TABLE} where reason = 'all' and is_usable
-        )
-),
-latest_decisions as (
-    select * from decisions
-    qualify row_number() over (
-        partition by item_id order by batch_ingested_at desc, batch desc
-    ) = 1
-),
-batch_labels as (
-    select
-        source_file as batch,
-        item_id,
-        max(labeled_at) as decided_at,
-        arg_max(corrected_text, labeled_at) filter (
-            where label = 'neither' and {has_text("corrected_text")}
-        ) as corrected_text
-    from raw.review_labels group by all
-),
-judged as (
-    select
-        items.*,
-        decisions.batch,
-        decisions.majority_share,
-        batch_labels.decided_at,
-        case decisions.majority_label
-            when 'a' then items.response_a
-            when 'b' then items.response_b
-            when 'neither' then batch_labels.corrected_text
-        end as chosen,
-        case decisions.majority_label
-            when 'a' then items.response_b
-            when 'b' then items.response_a
-            when 'neither' then items.response_a
-        end as rejected
-    from latest_decisions as decisions
-    inner join review.review_items as items using (item_id)
-    inner join batch_labels using (batch, item_id)
-)
-select
-    md5('review:' || item_id) as pair_id,
-    'review' as source,
-    prompt,
-    chosen,
-    rejected,
-    generation_ids,
-    source_event_ids,
-    model_version,
-    user_segment,
-    null::varchar as user_key,
-    decided_at as occurred_at,
-    majority_share::double as confidence,
-    item_id,
-    batch
-from judged
-where {has_text("prompt")}
-    and {has_text("chosen")}
-    and {has_text("rejected")}
-    and not {same_text("chosen", "rejected")}
-"""
-
-
 @dg.asset(
-    deps=[RAW_REVIEW_LABELS],
+    deps=[BATCH_LABELS],
     check_specs=[
         dg.AssetCheckSpec(
             "review_batches_agree",
@@ -170,22 +82,21 @@ where {has_text("prompt")}
     metadata={"table": AGREEMENT_TABLE, "threshold": ALPHA_THRESHOLD},
 )
 def review_agreement(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
-    """Inter-rater agreement of review labels per batch (one review drop), overall and per
-    reason: Krippendorff's alpha (nominal) and each item's majority share. Items with two or
-    more reviews and a clear majority, in a batch whose alpha is at least 0.667, become
-    ``review`` preference pairs (``review.review_pairs``); a batch below it is not used."""
+    """The agreement gate: inter-rater agreement of review labels per batch (one review drop),
+    overall and per reason, as Krippendorff's alpha (nominal). Only batches whose alpha is at
+    least 0.667 are used: their clear majorities become ``review`` preference pairs and their
+    items leave the queue (``gated_review_models``). Python, as the ``krippendorff`` package
+    computes alpha."""
     with duckdb.get_connection() as con:
         rows = write_agreement(con)
-        [(pairs,)] = con.execute(f"select count(*) from {REVIEW_PAIRS_TABLE}").fetchall()
-    yield dg.MaterializeResult(metadata=_agreement_metadata(rows, pairs))
+    yield dg.MaterializeResult(metadata=_agreement_metadata(rows))
     yield _agreement_check(rows)
 
 
-def _agreement_metadata(rows: list["BatchAgreement"], pairs: int) -> dict:
+def _agreement_metadata(rows: list["BatchAgreement"]) -> dict:
     return {
         "dagster/row_count": len(rows),
         "batches": sum(row.reason == "all" for row in rows),
-        "review_pairs": pairs,
         "agreement": dg.MetadataValue.md(
             md_table(
                 ["batch", "reason", "items", "items with 2+", "labels", "reviewers",
@@ -271,102 +182,63 @@ def _all_first(entry: tuple[tuple[str, str], list]) -> tuple[str, bool, str]:
 
 
 def write_agreement(con: duckdb.DuckDBPyConnection) -> list[BatchAgreement]:
-    """Measure every batch's labels and replace the agreement tables and the reviewed pairs
-    in one transaction; return the rows of ``review.agreement``."""
+    """Measure every batch's labels (``review.batch_labels``) and replace ``review.agreement``
+    in one transaction; return its rows."""
     labels = con.execute(
-        """
-        select labels.source_file, items.reason, labels.item_id, labels.reviewer_id,
-            labels.label
-        from raw.review_labels as labels
-        inner join review.review_items as items using (item_id)
-        """
+        f"select batch, reason, item_id, reviewer_id, label from {BATCH_LABELS_TABLE}"
     ).fetchall()
     rows = agreement_rows(labels)
     with transaction(con):
         con.execute(AGREEMENT_DDL)
         if rows:
             con.executemany(f"insert into {AGREEMENT_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        con.execute(_ITEM_AGREEMENT_SQL)
-        con.execute(_REVIEW_PAIRS_SQL)
     return rows
 
 
-def _agreement_written(con: duckdb.DuckDBPyConnection) -> bool:
-    schema, table = ITEM_AGREEMENT_TABLE.split(".")
-    return bool(
-        con.execute(
-            "select 1 from information_schema.tables where table_schema = ? and table_name = ?",
-            [schema, table],
-        ).fetchone()
-    )
+class GatedReviewConfig(DbtBuildConfig):
+    dbt_vars: dict[str, int] = {}
+    """dbt vars for this build only, over those of dbt_project.yml (``review_queue_max_items``,
+    ``review_queue_per_segment_quota``): a run can sample another queue without a code change."""
 
 
-class ReviewQueueConfig(dg.Config):
-    max_items: int = 500
-    """Items in the open queue at most."""
-    per_segment_quota: int = 25
-    """Items every segment gets first (its highest priority ones), so small segments stay
-    visible however many items the large ones raise."""
-
-
-# Open = raised and not yet reviewed: an item is reviewed once a batch that passed the agreement
-# gate gave it two reviews or more (one review decides nothing; an untrustworthy batch neither).
-# Every segment's best `per_segment_quota` items come first, then the rest by priority (newest
-# first), up to `max_items`.
-_QUEUE_SQL = f"""
-create or replace temp table reviewed_items as
-select distinct item_id from {ITEM_AGREEMENT_TABLE}
-where reviews >= 2
-    and batch in (select batch from {AGREEMENT_TABLE} where reason = 'all' and is_usable);
-
-create or replace temp table new_queue as
-with candidates as (
-    select * from marts.fct_review_candidates
-    where item_id not in (select item_id from reviewed_items)
-),
-ranked as (
-    select
-        *,
-        row_number() over (
-            partition by user_segment order by priority desc, occurred_at desc, item_id
-        ) <= $per_segment_quota as within_segment_quota
-    from candidates
-),
-ordered as (
-    select
-        *,
-        row_number() over (
-            order by within_segment_quota desc, priority desc, occurred_at desc, item_id
-        ) as queue_position
-    from ranked
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=translator,
+    select=_GATED_FOLDER,
+    pool="duckdb",
 )
-select {_QUEUE_COLUMNS}
-from ordered
-where queue_position <= $max_items
-"""
+def gated_review_models(
+    context: dg.AssetExecutionContext,
+    config: GatedReviewConfig,
+    dbt: DbtCliResource,
+    platform: PlatformResource,
+    duckdb: DuckDBResource,
+):
+    """The review models after the agreement gate: review pairs and the open queue. A dbt step
+    of their own, since they read ``review.agreement``, which ``review_agreement`` writes from
+    the models before it."""
+    yield from dbt_build(context, config, dbt, platform, duckdb, dbt_vars=config.dbt_vars)
 
 
 @dg.asset(
-    deps=[FCT_REVIEW_CANDIDATES, review_agreement],
+    deps=[REVIEW_QUEUE_MODEL],
     pool="duckdb",
-    kinds={"duckdb"},
+    kinds={"duckdb", "json"},
     group_name="review",
-    metadata={"table": QUEUE_TABLE},
+    metadata={"table": REVIEW_ITEMS_TABLE},
 )
 def review_queue(
     context: dg.AssetExecutionContext,
-    config: ReviewQueueConfig,
     platform: PlatformResource,
     duckdb: DuckDBResource,
 ) -> dg.MaterializeResult:
-    """The open human review queue (``review.review_queue`` and ``review/queue.jsonl``): items
-    with a stable ``item_id``, a reason, a priority, the texts a reviewer needs and the segment.
-    Every item ever queued is kept in ``review.review_items`` so late labels still resolve."""
+    """The open human review queue for reviewers, ``review/queue.jsonl``: the rows of
+    ``review.review_queue`` in queue order. Every item ever queued is kept in
+    ``review.review_items`` so late labels still resolve."""
     path = platform.settings().review_dir / "queue.jsonl"
     with duckdb.get_connection() as con:
-        if not _agreement_written(con):  # a new home whose first run is a drop's
-            write_agreement(con)
-        _replace_queue(con, config)
+        _keep_queued_items(con)
         _export_jsonl(con, f"select * from {QUEUE_TABLE} order by queue_position", path)
         summary = _queue_summary(con)
     open_items = sum(summary.by_reason.values())
@@ -389,23 +261,20 @@ def review_queue(
     )
 
 
-def _replace_queue(con: duckdb.DuckDBPyConnection, config: ReviewQueueConfig) -> None:
-    """Sample the open queue, keep its new items in ``review.review_items`` and replace
-    ``review.review_queue`` with it, in one transaction."""
-    with transaction(con):
-        con.execute(
-            _QUEUE_SQL,
-            {"max_items": config.max_items, "per_segment_quota": config.per_segment_quota},
-        )
-        con.execute(
-            """
-            insert into review.review_items by name
-            select * exclude (queue_position), now()::timestamp as first_queued_at
-            from new_queue
-            on conflict do nothing
-            """
-        )
-        con.execute(f"create or replace table {QUEUE_TABLE} as from new_queue")
+def _keep_queued_items(con: duckdb.DuckDBPyConnection) -> None:
+    """Add the queue's new items to ``review.review_items``, stamped with when they were first
+    queued; items already there keep their row (their texts never change)."""
+    con.execute(
+        f"""
+        insert into {REVIEW_ITEMS_TABLE} by name
+        select
+            item_id, reason, priority, user_segment, model_version, prompt, response_a,
+            response_b, user_comment, generation_ids, source_event_ids, occurred_at,
+            now()::timestamp as first_queued_at
+        from {QUEUE_TABLE}
+        on conflict do nothing
+        """
+    )
 
 
 class QueueSummary(NamedTuple):
@@ -423,8 +292,7 @@ def _queue_summary(con: duckdb.DuckDBPyConnection) -> QueueSummary:
     by_reason = dict(con.execute(_count_by(QUEUE_TABLE, "reason")).fetchall())
     by_segment = dict(con.execute(_count_by(QUEUE_TABLE, "user_segment")).fetchall())
     [(raised, reviewed)] = con.execute(
-        "select count(*), count(*) filter (where item_id in (from reviewed_items))"
-        " from marts.fct_review_candidates"
+        f"select count(*), count(*) filter (where is_reviewed) from {ITEM_STATUS_TABLE}"
     ).fetchall()
     preview = con.execute(
         f"""

@@ -16,7 +16,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from feedback_platform.assets.metadata import md_table
-from feedback_platform.assets.review import REVIEW_PAIRS_TABLE, review_agreement
+from feedback_platform.assets.review import REVIEW_PAIRS, REVIEW_PAIRS_TABLE
 from feedback_platform.datasets.text import has_text, prompt_bucket, same_text, without_whitespace
 from feedback_platform.datasets.versions import PublishedVersion, publish
 from feedback_platform.dbt_project import dbt_vars
@@ -197,7 +197,7 @@ select
 
 
 @dg.asset(
-    deps=[FCT_PREFERENCE_CANDIDATES, review_agreement],
+    deps=[FCT_PREFERENCE_CANDIDATES, REVIEW_PAIRS],
     check_specs=[
         dg.AssetCheckSpec(name, asset="preference_pairs", blocking=True, description=description)
         for name, description in (

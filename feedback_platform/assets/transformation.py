@@ -65,9 +65,11 @@ translator = FeedbackDbtTranslator(
 
 
 #: dbt models downstream of Python assets that are themselves downstream of the core models
-#: (review agreement, the weekly reports, dataset publication): each folder has its own dbt
-#: assets, so the core build leaves them out (one ``dbt build`` cannot wait for a Python step).
-LATER_MODEL_FOLDERS = ("review", "reporting", "publication")
+#: (the review agreement gate, the weekly reports, dataset publication): each folder has its
+#: own dbt assets, so the core build leaves them out (one ``dbt build`` cannot wait for a Python
+#: step). The review models before the gate stay in the core build: a drop's run then makes two
+#: dbt calls, not three (each costs 2.4 s and more under load).
+LATER_MODEL_FOLDERS = ("review/gated", "reporting", "publication")
 CORE_EXCLUDE = " ".join(f"path:models/{folder}" for folder in LATER_MODEL_FOLDERS)
 
 

@@ -148,7 +148,16 @@ def test_the_segment_quota_keeps_a_small_segment_visible(settings):
     def queue(per_segment_quota: int) -> list[tuple]:
         run_pipeline(
             settings,
-            {"review_queue": {"config": {"max_items": 2, "per_segment_quota": per_segment_quota}}},
+            {
+                "gated_review_models": {
+                    "config": {
+                        "dbt_vars": {
+                            "review_queue_max_items": 2,
+                            "review_queue_per_segment_quota": per_segment_quota,
+                        }
+                    }
+                }
+            },
         )
         return query(
             settings, "select user_segment, reason from review.review_queue order by queue_position"
