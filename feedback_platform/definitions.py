@@ -8,7 +8,12 @@ from feedback_platform.assets.ingestion import raw_events_freshness, raw_feedbac
 from feedback_platform.assets.reporting import participation_weekly
 from feedback_platform.assets.review import review_agreement, review_queue
 from feedback_platform.assets.review_labels import raw_review_labels
-from feedback_platform.assets.training import contributor_impact, kto_signals, preference_pairs
+from feedback_platform.assets.training import (
+    contributor_impact,
+    kto_signals,
+    preference_pairs,
+    publication_models,
+)
 from feedback_platform.assets.transformation import dbt_models
 from feedback_platform.jobs import (
     feedback_pipeline_job,
@@ -40,6 +45,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             raw_review_labels,
             review_queue,
             review_agreement,
+            publication_models,
             preference_pairs,
             kto_signals,
             contributor_impact,
