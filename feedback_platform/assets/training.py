@@ -269,7 +269,7 @@ def _publish_dataset(
         order_by=f"occurred_at, {dataset.id_column}",
         manifest={
             "as_of": as_of.isoformat() if as_of else None,
-            "parameters": {**parameters, "dbt_vars": dbt_vars()},
+            "parameters": {**parameters, "dbt_vars": _rule_vars(parameters)},
             "row_counts": {"total": sum(counts["by_split"].values()), **counts},
         },
     )
@@ -283,6 +283,12 @@ def _dataset_parameters(con: duckdb.DuckDBPyConnection) -> tuple[datetime | None
         f"select as_of, half_life_days, holdout_percent from {PARAMETERS_TABLE}"
     ).fetchall()
     return as_of, {"half_life_days": half_life_days, "holdout_percent": holdout_percent}
+
+
+def _rule_vars(parameters: dict) -> dict:
+    """The project's dbt vars but the dataset parameters, which the manifest records beside
+    them: the thresholds of the rules that made the rows, each setting named once."""
+    return {name: value for name, value in dbt_vars().items() if name not in parameters}
 
 
 def _keep_with_version(
