@@ -220,9 +220,13 @@ def _step_times(settings: Settings, since: float) -> dict[str, tuple[float, floa
 
 
 def dbt_node_seconds(settings: Settings) -> dict[str, float]:
-    """Seconds per dbt model in the home's last dbt run (its run_results.json), slowest first,
-    then the data tests and the unit tests as two totals."""
-    results = json.loads((settings.dbt_target_dir / "run_results.json").read_text())["results"]
+    """Seconds per dbt model in the last build of each dbt step (``run_results/<step>.json``),
+    slowest first, then the data tests and the unit tests as two totals."""
+    results = [
+        result
+        for path in sorted((settings.dbt_target_dir / "run_results").glob("*.json"))
+        for result in json.loads(path.read_text())["results"]
+    ]
     totals: dict[str, float] = {}
     for result in results:
         kind, _, *_, name = result["unique_id"].split(".")
@@ -388,6 +392,7 @@ def main() -> None:
         stages += measured
         dbt_runs = {"full": dbt_node_seconds(settings)}
         land(new_drop, settings)
+        shutil.rmtree(settings.dbt_target_dir / "run_results")  # the next stage's builds only
         incremental_s, measured = timed_pipeline(
             "incremental 1%", settings, incremental_events, sampler, drop_path
         )

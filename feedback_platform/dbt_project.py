@@ -48,6 +48,7 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
 
 
 def dbt_vars() -> dict:
-    """The project's vars (thresholds of the pair and review rules), as in dbt_project.yml."""
+    """The project's vars (thresholds of the pair and review rules, the datasets' half-life
+    and holdout share), as in dbt_project.yml."""
     config = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
     return config.get("vars", {})

@@ -14,7 +14,12 @@ from feedback_platform.assets.review import (
     review_queue,
 )
 from feedback_platform.assets.review_labels import raw_review_labels
-from feedback_platform.assets.training import contributor_impact, kto_signals, preference_pairs
+from feedback_platform.assets.training import (
+    contributor_impact,
+    kto_signals,
+    preference_pairs,
+    publication_models,
+)
 from feedback_platform.assets.transformation import dbt_models
 from feedback_platform.jobs import (
     feedback_pipeline_job,
@@ -55,6 +60,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             review_agreement,
             gated_review_models,
             review_queue,
+            publication_models,
             preference_pairs,
             kto_signals,
             contributor_impact,

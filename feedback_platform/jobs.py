@@ -16,7 +16,12 @@ from feedback_platform.assets.privacy import PRIVACY_TABLES
 from feedback_platform.assets.reporting import participation_weekly
 from feedback_platform.assets.review import review_agreement
 from feedback_platform.assets.review_labels import REVIEW_LABEL_TABLES
-from feedback_platform.assets.training import contributor_impact, kto_signals, preference_pairs
+from feedback_platform.assets.training import (
+    contributor_impact,
+    kto_signals,
+    preference_pairs,
+    publication_models,
+)
 from feedback_platform.assets.transformation import dbt_models
 
 PIPELINE_JOB_NAME = "feedback_pipeline"
@@ -25,10 +30,13 @@ PUBLISH_JOB_NAME = "publish_datasets"
 #: Weekly-partitioned assets run per week (schedule, backfills), never in the unpartitioned jobs.
 WEEKLY_REPORTS = dg.AssetSelection.assets(participation_weekly)
 
-#: The versioned datasets and what is measured against them: published on their own cadence
-#: (schedules.py) and on demand, not by every drop, since each new version re-publishes every
-#: row (each new event moves the as-of time and so every weight).
-PUBLICATION = dg.AssetSelection.assets(preference_pairs, kto_signals, contributor_impact)
+#: The versioned datasets and what is measured against them, with the dbt models of their rows
+#: (models/publication): published on their own cadence (schedules.py) and on demand, not by
+#: every drop, since each new version re-publishes every row (each new event moves the as-of
+#: time and so every weight).
+PUBLICATION = dg.AssetSelection.assets(
+    publication_models, preference_pairs, kto_signals, contributor_impact
+)
 
 #: The dbt seeds (the event taxonomy, seeds/event_types.csv): no drop is upstream of them, but
 #: the models a drop rebuilds read them, so a drop's run loads them too (on a new home they do

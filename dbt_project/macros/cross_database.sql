@@ -92,8 +92,7 @@
 
 {#- The prompt's holdout bucket, 0 to 99: a hash (md5) of the prompt with its whitespace removed,
     so one prompt, however spaced, always falls in the same split. Computed when a candidate row
-    is built, so publishing a dataset does not hash every prompt again. The Python assets spell
-    the same rule for reviewed pairs (`feedback_platform/datasets/text.py`). -#}
+    is built, so publishing a dataset does not hash every prompt again. -#}
 {% macro prompt_bucket(text) -%}
     {{ return(adapter.dispatch('prompt_bucket')(text)) }}
 {%- endmacro %}
@@ -164,4 +163,34 @@
 
 {% macro duckdb__array_of(items) -%}
     [{{ items | join(', ') }}]
+{%- endmacro %}
+
+{#- The first element of an array (arrays count from 1 here, as in SQL's standard). -#}
+{% macro first_element(items) -%}
+    {{ return(adapter.dispatch('first_element')(items)) }}
+{%- endmacro %}
+
+{% macro default__first_element(items) -%}
+    element_at({{ items }}, 1)
+{%- endmacro %}
+
+{% macro duckdb__first_element(items) -%}
+    {{ items }}[1]
+{%- endmacro %}
+
+{#- A date's month and year in English, as people read them: "October 2026". -#}
+{% macro month_and_year(date) -%}
+    {{ return(adapter.dispatch('month_and_year')(date)) }}
+{%- endmacro %}
+
+{% macro default__month_and_year(date) -%}
+    date_format({{ date }}, 'MMMM yyyy')
+{%- endmacro %}
+
+{% macro duckdb__month_and_year(date) -%}
+    strftime({{ date }}, '%B %Y')
+{%- endmacro %}
+
+{% macro trino__month_and_year(date) -%}
+    date_format({{ date }}, '%M %Y')
 {%- endmacro %}

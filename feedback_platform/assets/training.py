@@ -1,29 +1,33 @@
 """Stage 5 (training data): versioned preference pairs and KTO signals, and what each
 contributor's feedback is worth.
 
-The rules that make a pair live in the dbt models (``fct_preference_candidates``,
-``fct_kto_candidates``); these assets weigh and split the confident rows, publish them as
-immutable versions under ``datasets/`` and check what they published. All of it is DuckDB SQL;
-no table passes through pandas.
+The rows of each dataset (which candidates, their recency weight and split) and contributor
+impact are dbt models (``models/publication``), built by ``publication_models`` right before
+these assets; the assets publish the rows as immutable versions under ``datasets/``, keep them
+with their version's name and check what they wrote. No table passes through pandas.
 """
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+from dagster_dbt import DbtCliResource, dbt_assets
 from dagster_duckdb import DuckDBResource
 
 from feedback_platform.assets.metadata import md_table
-from feedback_platform.assets.review import REVIEW_PAIRS, REVIEW_PAIRS_TABLE
-from feedback_platform.datasets.text import has_text, prompt_bucket, same_text, without_whitespace
+from feedback_platform.assets.transformation import DbtBuildConfig, dbt_build, translator
 from feedback_platform.datasets.versions import PublishedVersion, publish
-from feedback_platform.dbt_project import dbt_vars
+from feedback_platform.dbt_project import dbt_project, dbt_vars
 from feedback_platform.resources import PlatformResource
 
-FCT_PREFERENCE_CANDIDATES = dg.AssetKey(["marts", "fct_preference_candidates"])
-FCT_KTO_CANDIDATES = dg.AssetKey(["marts", "fct_kto_candidates"])
+#: The schema of the dbt models in ``models/publication`` (dbt_project.yml).
+PUBLICATION_SCHEMA = "publication"
+PARAMETERS_TABLE = f"{PUBLICATION_SCHEMA}.dataset_parameters"
+IMPACT_ROWS_TABLE = f"{PUBLICATION_SCHEMA}.contributor_impact_rows"
+IMPACT_ROWS = dg.AssetKey(IMPACT_ROWS_TABLE.split("."))
 
 PAIRS_TABLE = "training.preference_pairs"
 KTO_TABLE = "training.kto_signals"
@@ -63,99 +67,53 @@ KTO_COLUMNS = [
 ]
 
 
-class TrainingDataConfig(dg.Config):
-    half_life_days: float = 30.0
-    """Recency weight = 0.5 ^ (age in days / half_life_days), age from the dataset's as-of time
-    (the newest event not dated after its own ingestion), so re-runs give the same weights."""
-    holdout_percent: int = 10
-    """Share of prompts held out, by a hash of the prompt with its whitespace removed (prompts
-    that differ only in whitespace share a split)."""
-
-
-#: The dataset's as-of time: the newest event or review decision, ignoring any dated after its
-#: own ingestion (a client whose clock runs ahead would otherwise age every other row).
-_AS_OF_SQL = """
-select greatest(
-    (select max(occurred_at) from raw.feedback_events where occurred_at <= ingested_at),
-    (select max(labeled_at) from raw.review_labels where labeled_at <= ingested_at)
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=translator,
+    select="path:models/publication",
+    name="publication_models",
+    pool="duckdb",
 )
-"""
-
-
-def _weight_and_split(occurred_at: str) -> str:
-    return f"""
-        pow(0.5, greatest(date_diff('second', {occurred_at}, $as_of), 0) / 86400.0
-            / $half_life_days) as weight,
-        case when prompt_bucket < $holdout_percent then 'holdout' else 'train' end as split"""
-
-
-_PAIRS_SQL = f"""
-create or replace temp table pairs_build as
-with event_pairs as (
-    select
-        pair_id, source, prompt, chosen, rejected, generation_ids, source_event_ids,
-        model_version, user_segment, user_key, occurred_at, confidence, prompt_bucket
-    from marts.fct_preference_candidates
-    where not is_low_confidence
-),
-review_pairs as (
-    select
-        pair_id, source, prompt, chosen, rejected, generation_ids, source_event_ids,
-        model_version, user_segment, user_key, occurred_at, confidence,
-        {prompt_bucket("prompt")} as prompt_bucket
-    from {REVIEW_PAIRS_TABLE}
-    -- a pair the events already give confidently needs no reviewed twin
-    where generation_ids not in (select generation_ids from event_pairs)
-),
-pairs as (
-    select * from event_pairs
-    union all
-    select * from review_pairs
-)
-select
-    * exclude (prompt_bucket)
-    replace (coalesce(user_segment, 'unknown') as user_segment, confidence::double as confidence),
-    {_weight_and_split("occurred_at")}
-from pairs
-"""
-
-_KTO_SQL = f"""
-create or replace temp table kto_build as
-select
-    prompt,
-    completion,
-    label,
-    example_id,
-    signal,
-    generation_id,
-    [generation_event_id] as source_event_ids,
-    model_version,
-    coalesce(user_segment, 'unknown') as user_segment,
-    occurred_at,
-    {_weight_and_split("occurred_at")}
-from marts.fct_kto_candidates
-"""
+def publication_models(
+    context: dg.AssetExecutionContext,
+    config: DbtBuildConfig,
+    dbt: DbtCliResource,
+    platform: PlatformResource,
+    duckdb: DuckDBResource,
+):
+    """The rows of the next dataset versions and contributor impact (``models/publication``):
+    a ``dbt build`` of their own, as they read the gated review pairs (built after the agreement
+    gate, after the core build), and as they run with the publication, not with every drop."""
+    yield from dbt_build(context, config, dbt, platform, duckdb)
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """One published dataset: the SQL that builds its rows into ``build_table``, the table
-    that keeps them with their version (``table``), its folder under ``datasets/``, the
-    published ``columns``, the id that orders rows of the same time in the files
-    (``id_column``), and the column its rows are counted by besides split and segment."""
+    """One published dataset: the dbt model holding its rows (``rows_model``, in the
+    publication schema), the table that keeps them with their version (``table``), its folder
+    under ``datasets/``, the published ``columns``, the id that orders rows of the same time in
+    the files (``id_column``), and the column its rows are counted by besides split and
+    segment."""
 
-    build_sql: str
-    build_table: str
+    rows_model: str
     table: str
     folder: str
     columns: tuple[str, ...]
     id_column: str
     kind_column: str
 
+    @property
+    def rows_table(self) -> str:
+        return f"{PUBLICATION_SCHEMA}.{self.rows_model}"
+
+    @property
+    def rows_asset(self) -> dg.AssetKey:
+        return dg.AssetKey([PUBLICATION_SCHEMA, self.rows_model])
+
 
 PAIRS = DatasetSpec(
-    build_sql=_PAIRS_SQL,
-    build_table="pairs_build",
+    rows_model="preference_pair_rows",
     table=PAIRS_TABLE,
     folder="preference_pairs",
     columns=tuple(PAIR_COLUMNS),
@@ -164,8 +122,7 @@ PAIRS = DatasetSpec(
 )
 
 KTO = DatasetSpec(
-    build_sql=_KTO_SQL,
-    build_table="kto_build",
+    rows_model="kto_signal_rows",
     table=KTO_TABLE,
     folder="kto_signals",
     columns=tuple(KTO_COLUMNS),
@@ -174,9 +131,14 @@ KTO = DatasetSpec(
 )
 
 
+#: What the checks read in the written files: the texts and the split of every published pair
+#: are those of the rows the dbt tests passed (``no_degenerate_pairs``, ``one_split_per_text``
+#: on ``preference_pair_rows``), every weight is in (0, 1], and every source event id resolves.
 _PAIR_CHECKS_SQL = f"""
 with published as (
-    select *, filename like '%holdout.parquet' as in_holdout
+    select
+        *,
+        case when filename like '%holdout.parquet' then 'holdout' else 'train' end as split
     from read_parquet($files, filename = true)
 ),
 events as (
@@ -184,28 +146,40 @@ events as (
 )
 select
     (select count(*) from published
-     where not {has_text("prompt")} or not {has_text("chosen")} or not {has_text("rejected")}
-        or {same_text("chosen", "rejected")}
-        or prompt is null or chosen is null or rejected is null),
-    (select count(*) from (
-        select {without_whitespace("prompt")} from published group by all
-        having count(distinct in_holdout) > 1)),
+     anti join {PAIRS.rows_table} as checked using (pair_id, prompt, chosen, rejected)),
+    (select count(*) from published anti join {PAIRS.rows_table} as checked using (pair_id, split)),
     (select count(*) from published where weight is null or weight <= 0 or weight > 1),
     (select count(*) from events
      where event_id not in (select event_id from raw.feedback_events))
 """
 
+_PAIR_CHECKS = (
+    (
+        "no_degenerate_pairs",
+        "no empty text, no chosen equal to rejected: the published texts are those of"
+        " preference_pair_rows, whose dbt test no_degenerate_pairs passed",
+        "published pairs whose texts are not the tested rows'",
+    ),
+    (
+        "no_prompt_in_both_splits",
+        "train and holdout share no prompt: each published pair is in the file of its split in"
+        " preference_pair_rows, whose dbt test one_split_per_text passed",
+        "published pairs in another split than the tested rows'",
+    ),
+    ("weights_in_range", "every weight in (0, 1]", "weights outside (0, 1]"),
+    (
+        "provenance_resolves",
+        "every source_event_id is in raw.feedback_events",
+        "source event ids not in raw.feedback_events",
+    ),
+)
+
 
 @dg.asset(
-    deps=[FCT_PREFERENCE_CANDIDATES, REVIEW_PAIRS],
+    deps=[PAIRS.rows_asset],
     check_specs=[
         dg.AssetCheckSpec(name, asset="preference_pairs", blocking=True, description=description)
-        for name, description in (
-            ("no_degenerate_pairs", "no empty text, no chosen equal to rejected"),
-            ("no_prompt_in_both_splits", "train and holdout share no prompt"),
-            ("weights_in_range", "every weight in (0, 1]"),
-            ("provenance_resolves", "every source_event_id is in raw.feedback_events"),
-        )
+        for name, description, _ in _PAIR_CHECKS
     ],
     pool="duckdb",
     kinds={"duckdb", "parquet"},
@@ -214,18 +188,17 @@ select
 )
 def preference_pairs(
     context: dg.AssetExecutionContext,
-    config: TrainingDataConfig,
     platform: PlatformResource,
     duckdb: DuckDBResource,
 ):
     """Preference pairs in TRL's standard format (``prompt``, ``chosen``, ``rejected``) with
     provenance, from edits, corrections, accepted regenerations, ``prefer`` events and reviewed
-    items that passed the agreement gate. Each change of content is a new immutable version
-    under ``datasets/preference_pairs/`` (``train.parquet``, ``holdout.parquet``,
-    ``manifest.json``) and ``LATEST`` names it; unchanged content makes no new version. The
-    checks read the published files."""
+    items that passed the agreement gate (the rows of ``preference_pair_rows``). Each change of
+    content is a new immutable version under ``datasets/preference_pairs/``
+    (``train.parquet``, ``holdout.parquet``, ``manifest.json``) and ``LATEST`` names it;
+    unchanged content makes no new version. The checks read the published files."""
     with duckdb.get_connection() as con:
-        version = _build_and_publish(con, PAIRS, platform.settings().datasets_dir, config)
+        version = _publish_dataset(con, PAIRS, platform.settings().datasets_dir)
         preview = con.execute(
             f"select source, split, prompt, chosen, rejected, round(weight, 3) from {PAIRS_TABLE}"
             " order by occurred_at desc, pair_id limit 5"
@@ -247,14 +220,8 @@ def preference_pairs(
 def _pair_checks(
     version: PublishedVersion, failures: tuple[int, int, int, int]
 ) -> Iterator[dg.AssetCheckResult]:
-    """One check per count of ``_PAIR_CHECKS_SQL``, in its order."""
-    degenerate, shared_prompts, bad_weights, unresolved = failures
-    for name, count, what in (
-        ("no_degenerate_pairs", degenerate, "degenerate pairs"),
-        ("no_prompt_in_both_splits", shared_prompts, "prompts in both train and holdout"),
-        ("weights_in_range", bad_weights, "weights outside (0, 1]"),
-        ("provenance_resolves", unresolved, "source event ids not in raw.feedback_events"),
-    ):
+    """One check per count of ``_PAIR_CHECKS_SQL``, in its order (that of ``_PAIR_CHECKS``)."""
+    for (name, _, what), count in zip(_PAIR_CHECKS, failures, strict=True):
         yield dg.AssetCheckResult(
             check_name=name,
             passed=count == 0,
@@ -264,7 +231,7 @@ def _pair_checks(
 
 
 @dg.asset(
-    deps=[FCT_KTO_CANDIDATES],
+    deps=[KTO.rows_asset],
     pool="duckdb",
     kinds={"duckdb", "parquet"},
     group_name="training",
@@ -272,62 +239,75 @@ def _pair_checks(
 )
 def kto_signals(
     context: dg.AssetExecutionContext,
-    config: TrainingDataConfig,
     platform: PlatformResource,
     duckdb: DuckDBResource,
 ) -> dg.MaterializeResult:
     """Unpaired ``prompt``, ``completion``, ``label`` rows (TRL's unpaired preference format,
-    for KTO) from thumbs, copies, shares and abandoned sessions, versioned like the pairs under
-    ``datasets/kto_signals/``."""
+    for KTO) from thumbs, copies, shares and abandoned sessions (the rows of
+    ``kto_signal_rows``), versioned like the pairs under ``datasets/kto_signals/``."""
     with duckdb.get_connection() as con:
-        version = _build_and_publish(con, KTO, platform.settings().datasets_dir, config)
+        version = _publish_dataset(con, KTO, platform.settings().datasets_dir)
     context.log.info(_describe(version))
     return dg.MaterializeResult(metadata=_version_metadata(version))
 
 
-def _build_and_publish(
-    con: duckdb.DuckDBPyConnection,
-    dataset: DatasetSpec,
-    datasets_dir: Path,
-    config: TrainingDataConfig,
+def _publish_dataset(
+    con: duckdb.DuckDBPyConnection, dataset: DatasetSpec, datasets_dir: Path
 ) -> PublishedVersion:
-    """Build the rows, publish them under ``datasets_dir / dataset.folder`` unless unchanged,
-    and keep them as ``dataset.table`` with the name of the version they are in. Files are
-    sorted by time, then the id column, so the same content gives the same bytes; counts are
-    by the kind column, split and segment."""
-    [(as_of,)] = con.execute(_AS_OF_SQL).fetchall()
-    parameters = {
-        "half_life_days": config.half_life_days,
-        "holdout_percent": config.holdout_percent,
-    }
-    con.execute(dataset.build_sql, {"as_of": as_of, **parameters})
+    """Publish the rows of ``dataset.rows_table`` under ``datasets_dir / dataset.folder``
+    unless unchanged, and keep them as ``dataset.table`` with the name of the version they are
+    in. Files are sorted by time, then the id column, so the same content gives the same
+    bytes; counts are by the kind column, split and segment."""
+    as_of, parameters = _dataset_parameters(con)
     counts = _row_counts(con, dataset)
     version = publish(
         con,
         datasets_dir / dataset.folder,
-        table=dataset.build_table,
+        table=dataset.rows_table,
         columns=list(dataset.columns),
         splits=SPLITS,
         order_by=f"occurred_at, {dataset.id_column}",
         manifest={
             "as_of": as_of.isoformat() if as_of else None,
-            "parameters": {**parameters, "dbt_vars": dbt_vars()},
+            "parameters": {**parameters, "dbt_vars": _rule_vars(parameters)},
             "row_counts": {"total": sum(counts["by_split"].values()), **counts},
         },
     )
-    con.execute(
-        f"create or replace table {dataset.table} as"
-        f" select *, '{version.version}' as dataset_version from {dataset.build_table}"
-    )
+    _keep_with_version(con, dataset.rows_table, dataset.table, version.version)
     return version
 
 
+def _dataset_parameters(con: duckdb.DuckDBPyConnection) -> tuple[datetime | None, dict]:
+    """The as-of time and the settings the rows were computed with, for the manifest."""
+    [(as_of, half_life_days, holdout_percent)] = con.execute(
+        f"select as_of, half_life_days, holdout_percent from {PARAMETERS_TABLE}"
+    ).fetchall()
+    return as_of, {"half_life_days": half_life_days, "holdout_percent": holdout_percent}
+
+
+def _rule_vars(parameters: dict) -> dict:
+    """The project's dbt vars but the dataset parameters, which the manifest records beside
+    them: the thresholds of the rules that made the rows, each setting named once."""
+    return {name: value for name, value in dbt_vars().items() if name not in parameters}
+
+
+def _keep_with_version(
+    con: duckdb.DuckDBPyConnection, rows_table: str, table: str, version: str
+) -> None:
+    """``table``: the rows of ``rows_table`` with the name of the dataset version they are in,
+    so a reader of the table knows which published files hold the same rows."""
+    con.execute(
+        f"create or replace table {table} as"
+        f" select *, '{version}' as dataset_version from {rows_table}"
+    )
+
+
 def _row_counts(con: duckdb.DuckDBPyConnection, dataset: DatasetSpec) -> dict[str, dict]:
-    """The built rows counted by the kind column, by split and by segment."""
+    """The rows counted by the kind column, by split and by segment."""
     return {
         f"by_{column}": dict(
             con.execute(
-                f"select {column}::varchar, count(*) from {dataset.build_table}"
+                f"select {column}::varchar, count(*) from {dataset.rows_table}"
                 " group by all order by 1"
             ).fetchall()
         )
@@ -360,71 +340,8 @@ def _describe(version: PublishedVersion) -> str:
     return f"content unchanged: {version.version} ({rows} rows) stays the latest version"
 
 
-# Per user and month: their edits, corrections and choices in the latest pairs version, and the
-# sentence the product shows them. "this month" for the dataset's as-of month.
-_IMPACT_SQL = f"""
-create or replace table {IMPACT_TABLE} as
-with contributions as (
-    select
-        user_key,
-        date_trunc('month', occurred_at)::date as month,
-        source,
-        generation_ids[1] as generation_id,
-        dataset_version
-    from {PAIRS_TABLE}
-    where source in ('edit', 'correction', 'prefer') and user_key is not null
-),
-per_month as (
-    select
-        user_key,
-        month,
-        count(*) filter (where source = 'edit') as edits,
-        count(*) filter (where source = 'correction') as corrections,
-        count(*) filter (where source = 'prefer') as choices,
-        count(distinct generation_id) as answers_improved,
-        any_value(dataset_version) as dataset_version
-    from contributions
-    group by all
-),
-worded as (
-    select
-        *,
-        list_filter(
-            [
-                case when edits > 0 then 'edits' end,
-                case when corrections > 0 then 'corrections' end,
-                case when choices > 0 then 'choices' end
-            ],
-            lambda kind: kind is not null
-        ) as kinds,
-        case
-            when month = date_trunc('month', $as_of::timestamp)::date then 'this month'
-            else 'in ' || strftime(month, '%B %Y')
-        end as period
-    from per_month
-)
-select
-    user_key,
-    month,
-    edits,
-    corrections,
-    choices,
-    answers_improved,
-    'Your '
-        || case len(kinds)
-            when 1 then kinds[1]
-            else array_to_string(kinds[1:-2], ', ') || ' and ' || kinds[-1]
-        end
-        || ' helped improve ' || answers_improved
-        || case when answers_improved = 1 then ' answer ' else ' answers ' end
-        || period as message,
-    dataset_version
-from worded
-"""
-
-
 @dg.asset(
-    deps=[preference_pairs],
+    deps=[preference_pairs, IMPACT_ROWS],
     pool="duckdb",
     kinds={"duckdb"},
     group_name="training",
@@ -435,10 +352,13 @@ def contributor_impact(
 ) -> dg.MaterializeResult:
     """Per hashed user and month, how many of their edits, corrections and choices are in the
     latest preference-pair version, with a ready sentence for the product ("Your corrections
-    helped improve 12 answers this month")."""
+    helped improve 12 answers this month"): the rows of ``contributor_impact_rows``, kept with
+    the name of the pairs version (the one ``training.preference_pairs`` holds)."""
     with duckdb.get_connection() as con:
-        [(as_of,)] = con.execute(_AS_OF_SQL).fetchall()
-        con.execute(_IMPACT_SQL, {"as_of": as_of})
+        [(pairs_version,)] = con.execute(
+            f"select any_value(dataset_version) from {PAIRS_TABLE}"
+        ).fetchall()
+        _keep_with_version(con, IMPACT_ROWS_TABLE, IMPACT_TABLE, pairs_version)
         [(rows, users)] = con.execute(
             f"select count(*), count(distinct user_key) from {IMPACT_TABLE}"
         ).fetchall()

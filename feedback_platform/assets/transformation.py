@@ -6,7 +6,9 @@ carries its row count and column types, read once dbt has exited (dbt_metadata.p
 
 import json
 import os
+import shutil
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -93,6 +95,17 @@ def dbt_build(
     # (about 2 s of every run). Runs that open the warehouse never overlap (pool "duckdb").
     events = dbt.cli(args, context=context, target_path=settings.dbt_target_dir).stream()
     yield from with_table_metadata(context, duckdb, events, dbt_project.manifest_path)
+    keep_run_results(settings.dbt_target_dir, context.op_execution_context.op.name)
+
+
+def keep_run_results(target_dir: Path, step: str) -> Path:
+    """Copy the build's ``run_results.json`` to ``run_results/<step>.json``: a run makes one
+    dbt build per dbt step (core, gated review, publication, a report week), each of which
+    overwrites the last, and the timings of every node stay readable after the run."""
+    kept = target_dir / "run_results" / f"{step}.json"
+    kept.parent.mkdir(exist_ok=True)
+    shutil.copyfile(target_dir / "run_results.json", kept)
+    return kept
 
 
 @dbt_assets(

@@ -1,0 +1,20 @@
+{#- The two rules every published dataset applies to its rows (models/publication), one home for
+    the preference pairs and the KTO signals alike. `parameters` is the `dataset_parameters`
+    model (its as-of time and the vars), joined to the rows. -#}
+
+{#- Recency weight in (0, 1]: 0.5 ^ (age in days / half_life_days), the age counted from the
+    dataset's as-of time, not the wall clock, so the same input always gives the same weights.
+    A row dated after the as-of time (a client clock running ahead) is not aged below zero. -#}
+{% macro recency_weight(occurred_at, parameters='parameters') -%}
+    power(
+        0.5,
+        greatest({{ dbt.datediff(occurred_at, parameters ~ '.as_of', 'second') }}, 0) / 86400.0
+            / {{ parameters }}.half_life_days
+    )
+{%- endmacro %}
+
+{#- `holdout` for the prompts whose bucket (`prompt_bucket`, a hash of the whitespace-free prompt,
+    0-99) is below holdout_percent, `train` for the others: one prompt is never in both. -#}
+{% macro holdout_split(prompt_bucket, parameters='parameters') -%}
+    case when {{ prompt_bucket }} < {{ parameters }}.holdout_percent then 'holdout' else 'train' end
+{%- endmacro %}
