@@ -68,7 +68,8 @@
     )
 {%- endmacro %}
 
-{#- Runs of whitespace collapsed to one space, ends trimmed: "a  b\n" and "a b" are the same text. -#}
+{#- Runs of whitespace collapsed to one space, ends trimmed: "a  b\n" and "a b" are the same
+    text. -#}
 {% macro normalize_whitespace(text) -%}
     {{ return(adapter.dispatch('normalize_whitespace')(text)) }}
 {%- endmacro %}

@@ -133,9 +133,9 @@ edit_pairs as (
     from clean_generations as generations
     inner join text_changes on generations.last_text_change_event_id = text_changes.event_id
     where generations.is_edited
-    {% if is_incremental() -%}
+        {% if is_incremental() -%}
         and generations.generation_id in (select generation_id from rebuilt_generations)
-    {%- endif %}
+        {%- endif %}
 
 ),
 
@@ -175,7 +175,7 @@ reversed_choices as (
     from prefer_events_in_scope as first_choice
     inner join prefer_events as second_choice
         on first_choice.generation_id = second_choice.other_generation_id
-        and first_choice.other_generation_id = second_choice.generation_id
+            and first_choice.other_generation_id = second_choice.generation_id
 
 ),
 
@@ -190,8 +190,11 @@ prefer_pairs as (
         {{ array_of(['chosen.generation_id', 'rejected.generation_id']) }} as generation_ids,
         chosen.generation_id as chosen_generation_id,
         rejected.generation_id as rejected_generation_id,
-        {{ array_of(['prefer_events.event_id', 'chosen.generation_event_id', 'rejected.generation_event_id']) }}
-            as source_event_ids,
+        {{ array_of([
+            'prefer_events.event_id',
+            'chosen.generation_event_id',
+            'rejected.generation_event_id',
+        ]) }} as source_event_ids,
         chosen.model_version,
         coalesce(prefer_events.user_segment, chosen.user_segment) as user_segment,
         prefer_events.user_key,
