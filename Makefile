@@ -40,6 +40,7 @@ test: lint $(MANIFEST)
 lint: $(BIN)/feedback-platform
 	ruff check .
 	ruff format --check .
+	sqlfluff lint dbt_project/models dbt_project/macros
 
 ui: $(MANIFEST)
 	feedback-platform ui

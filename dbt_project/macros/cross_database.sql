@@ -68,7 +68,8 @@
     )
 {%- endmacro %}
 
-{#- Runs of whitespace collapsed to one space, ends trimmed: "a  b\n" and "a b" are the same text. -#}
+{#- Runs of whitespace collapsed to one space, ends trimmed: "a  b\n" and "a b" are the same
+    text. -#}
 {% macro normalize_whitespace(text) -%}
     {{ return(adapter.dispatch('normalize_whitespace')(text)) }}
 {%- endmacro %}
@@ -101,8 +102,9 @@
     pmod(cast(conv(substr(md5({{ without_whitespace(text) }}), 1, 15), 16, 10) as bigint), 100)
 {%- endmacro %}
 
+{#- md5_number is a UHUGEINT: the bucket is cast to the bigint the other engines give -#}
 {% macro duckdb__prompt_bucket(text) -%}
-    (md5_number({{ without_whitespace(text) }}) % 100)
+    cast(md5_number({{ without_whitespace(text) }}) % 100 as {{ dbt.type_bigint() }})
 {%- endmacro %}
 
 {% macro trino__prompt_bucket(text) -%}

@@ -201,7 +201,8 @@
             {{ count_of("event_type = 'prefer'") }} as preferred_count,
             {{ count_of("event_type = 'prefer_rejected'") }} as passed_over_count,
             {{ count_of("event_type = 'view'") }} as view_count,
-            sum(dwell_ms) as dwell_ms,
+            -- a bigint like the events' dwell_ms (DuckDB sums bigints into a HUGEINT)
+            cast(sum(dwell_ms) as {{ dbt.type_bigint() }}) as dwell_ms,
             {{ any_of('accepts_output') }} as has_accepting_signal,
             {{ any_of('is_explicit_feedback') }} as has_explicit_feedback,
             {{ any_of('is_implicit_signal') }} as has_implicit_signal

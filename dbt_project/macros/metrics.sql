@@ -8,7 +8,8 @@
     (max(case when {{ condition }} then 1 else 0 end) = 1)
 {%- endmacro %}
 
-{#- Rows of the group meeting the condition. -#}
+{#- Rows of the group meeting the condition. A count, not a sum of ones: a count is a bigint on
+    every engine, where DuckDB sums integers into a HUGEINT (int128) that Spark has no type for. -#}
 {% macro count_of(condition) -%}
-    sum(case when {{ condition }} then 1 else 0 end)
+    count(case when {{ condition }} then 1 end)
 {%- endmacro %}

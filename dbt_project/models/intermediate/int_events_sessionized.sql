@@ -68,10 +68,13 @@ stored_before_earliest_new as (
     from stored_events as stored
     inner join earliest_new_event as earliest
         on stored.user_key = earliest.user_key
-        and (
-            stored.occurred_at < earliest.occurred_at
-            or (stored.occurred_at = earliest.occurred_at and stored.event_id < earliest.event_id)
-        )
+            and (
+                stored.occurred_at < earliest.occurred_at
+                or (
+                    stored.occurred_at = earliest.occurred_at
+                    and stored.event_id < earliest.event_id
+                )
+            )
 
 ),
 
@@ -126,13 +129,13 @@ events_to_sessionize as (
     from events
     inner join recompute_from
         on events.user_key = recompute_from.user_key
-        and (
-            events.occurred_at > recompute_from.from_occurred_at
-            or (
-                events.occurred_at = recompute_from.from_occurred_at
-                and events.event_id >= recompute_from.from_event_id
+            and (
+                events.occurred_at > recompute_from.from_occurred_at
+                or (
+                    events.occurred_at = recompute_from.from_occurred_at
+                    and events.event_id >= recompute_from.from_event_id
+                )
             )
-        )
 
 ),
 

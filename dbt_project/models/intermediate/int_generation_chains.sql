@@ -58,9 +58,11 @@ changed_events as (
 
 touched_ids as (
 
-    select generation_id from changed_events where generation_id is not null
+    select generation_id from changed_events
+    where generation_id is not null
     union
-    select parent_generation_id from changed_events where parent_generation_id is not null
+    select parent_generation_id from changed_events
+    where parent_generation_id is not null
 
 ),
 

@@ -65,11 +65,14 @@ changed_events as (
 
 touched_generation_ids as (
 
-    select generation_id from changed_events where generation_id is not null
+    select generation_id from changed_events
+    where generation_id is not null
     union
-    select parent_generation_id from changed_events where parent_generation_id is not null
+    select parent_generation_id from changed_events
+    where parent_generation_id is not null
     union
-    select other_generation_id from changed_events where other_generation_id is not null
+    select other_generation_id from changed_events
+    where other_generation_id is not null
 
 ),
 
@@ -128,7 +131,8 @@ signal_events_in_scope as (
 
 generation_events_in_scope as (
 
-    select {{ generation_event_columns }} from events where event_type = 'generation'
+    select {{ generation_event_columns }} from events
+    where event_type = 'generation'
 
 ),
 
@@ -253,9 +257,11 @@ judged as (
             has_accepting_signal
             or coalesce(rating >= {{ var('accepting_rating') }}, false)
         ) and not is_regenerated as is_accepted,
-        has_thumbs_down
+        (
+            has_thumbs_down
             or coalesce(rating <= {{ var('rejecting_rating') }}, false)
-            or passed_over_count > 0 as has_negative_signal
+            or passed_over_count > 0
+        ) as has_negative_signal
     from edit_measured
 
 ),

@@ -29,10 +29,11 @@ with events as (
 events_in_scope as (
 
     select * from events
-    where session_id in (
-        select session_id from {{ ref('int_events_sessionized') }}
-        where batch_ingested_at > {{ high_watermark("batch_ingested_at") }}
-    )
+    where
+        session_id in (
+            select session_id from {{ ref('int_events_sessionized') }}
+            where batch_ingested_at > {{ high_watermark("batch_ingested_at") }}
+        )
 
 ),
 

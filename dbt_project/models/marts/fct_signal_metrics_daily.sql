@@ -27,9 +27,16 @@ generation_metrics as (
         avg(case when is_edited then edit_ratio end) as mean_edit_ratio,
         {{ share_of('is_regenerated') }} as retry_rate,
         {{ count_of('chain_position = 0') }} as chains,
-        avg(case when chain_position = 0 then
-            case when chain_retry_count >= {{ var('high_retry_regenerations') }} then 1.0 else 0.0 end
-        end) as high_retry_chain_share,
+        -- over the chains' roots only: avg skips the null of every other generation
+        avg(
+            case
+                when
+                    chain_position = 0
+                    and chain_retry_count >= {{ var('high_retry_regenerations') }}
+                    then 1.0
+                when chain_position = 0 then 0.0
+            end
+        ) as high_retry_chain_share,
         {{ median('dwell_ms') }} as median_dwell_ms,
         {{ share_of('is_copied') }} as copy_rate,
         {{ share_of('is_shared') }} as share_rate,
@@ -78,8 +85,8 @@ final as (
     from generation_metrics
     full outer join session_metrics
         on generation_metrics.metric_date = session_metrics.metric_date
-        and generation_metrics.model_version = session_metrics.model_version
-        and generation_metrics.user_segment = session_metrics.user_segment
+            and generation_metrics.model_version = session_metrics.model_version
+            and generation_metrics.user_segment = session_metrics.user_segment
 
 )
 

@@ -14,7 +14,8 @@ with requests as (
 with_user_key as (
 
     -- an erased user's key is cleared once their rows are gone: nothing of theirs is left
-    select * from requests where user_key is not null
+    select * from requests
+    where user_key is not null
 
 ),
 

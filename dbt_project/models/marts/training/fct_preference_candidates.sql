@@ -126,14 +126,16 @@ edit_pairs as (
             when not generations.is_corrected
                 and generations.edit_ratio < {{ var('min_edit_ratio') }} then 'tiny_edit'
         end as low_confidence_reason,
-        case when generations.is_corrected then 0.95 else 0.9 end
-            as base_confidence
+        case
+            when generations.is_corrected then {{ var('correction_pair_confidence') }}
+            else {{ var('edit_pair_confidence') }}
+        end as base_confidence
     from clean_generations as generations
     inner join text_changes on generations.last_text_change_event_id = text_changes.event_id
     where generations.is_edited
-    {% if is_incremental() -%}
+        {% if is_incremental() -%}
         and generations.generation_id in (select generation_id from rebuilt_generations)
-    {%- endif %}
+        {%- endif %}
 
 ),
 
@@ -158,7 +160,7 @@ regeneration_pairs as (
         replacement.generated_at as occurred_at,
         case when replacement.has_conflicting_signals then 'conflicting_signals' end
             as low_confidence_reason,
-        0.8 as base_confidence
+        {{ var('regeneration_pair_confidence') }} as base_confidence
     from clean_generations as discarded
     inner join clean_generations as replacement
         on discarded.replaced_by_generation_id = replacement.generation_id
@@ -173,7 +175,7 @@ reversed_choices as (
     from prefer_events_in_scope as first_choice
     inner join prefer_events as second_choice
         on first_choice.generation_id = second_choice.other_generation_id
-        and first_choice.other_generation_id = second_choice.generation_id
+            and first_choice.other_generation_id = second_choice.generation_id
 
 ),
 
@@ -188,8 +190,11 @@ prefer_pairs as (
         {{ array_of(['chosen.generation_id', 'rejected.generation_id']) }} as generation_ids,
         chosen.generation_id as chosen_generation_id,
         rejected.generation_id as rejected_generation_id,
-        {{ array_of(['prefer_events.event_id', 'chosen.generation_event_id', 'rejected.generation_event_id']) }}
-            as source_event_ids,
+        {{ array_of([
+            'prefer_events.event_id',
+            'chosen.generation_event_id',
+            'rejected.generation_event_id',
+        ]) }} as source_event_ids,
         chosen.model_version,
         coalesce(prefer_events.user_segment, chosen.user_segment) as user_segment,
         prefer_events.user_key,
@@ -199,7 +204,7 @@ prefer_pairs as (
             when not {{ same_text('chosen.prompt', 'rejected.prompt') }}
                 then 'different_prompts'
         end as low_confidence_reason,
-        1.0 as base_confidence
+        {{ var('prefer_pair_confidence') }} as base_confidence
     from prefer_events_in_scope as prefer_events
     inner join clean_generations as chosen on prefer_events.generation_id = chosen.generation_id
     inner join clean_generations as rejected
@@ -235,9 +240,9 @@ scored as (
     select
         *,
         case low_confidence_reason
-            when 'conflicting_signals' then 0.2
-            when 'different_prompts' then 0.3
-            when 'tiny_edit' then 0.4
+            when 'conflicting_signals' then {{ var('conflicting_signals_pair_confidence') }}
+            when 'different_prompts' then {{ var('different_prompts_pair_confidence') }}
+            when 'tiny_edit' then {{ var('tiny_edit_pair_confidence') }}
             else base_confidence
         end as confidence
     from non_degenerate

@@ -24,7 +24,8 @@ high_retry_generations as (
 
 chain_roots as (
 
-    select * from high_retry_generations where chain_position = 0
+    select * from high_retry_generations
+    where chain_position = 0
 
 ),
 

@@ -62,7 +62,8 @@ flagged as (
 open_items as (
 
     -- a user out of training data (opted out, or being erased) is not shown to reviewers
-    select * from flagged where not is_reviewed and not is_opted_out
+    select * from flagged
+    where not is_reviewed and not is_opted_out
 
 ),
 
@@ -72,7 +73,7 @@ quota_ranked as (
     select
         *,
         row_number() over (
-            partition by user_segment order by priority desc, occurred_at desc, item_id
+            partition by user_segment order by priority desc, occurred_at desc, item_id asc
         ) <= {{ var('review_queue_per_segment_quota') }} as is_within_segment_quota
     from open_items
 
@@ -84,7 +85,7 @@ queue_ranked as (
         item_id,
         is_within_segment_quota,
         row_number() over (
-            order by is_within_segment_quota desc, priority desc, occurred_at desc, item_id
+            order by is_within_segment_quota desc, priority desc, occurred_at desc, item_id asc
         ) as queue_position
     from quota_ranked
 
