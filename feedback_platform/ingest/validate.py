@@ -36,13 +36,14 @@ def _sql_list(values: tuple[str, ...] | list[str]) -> str:
     return "[" + ", ".join(f"'{value}'" for value in values) + "]"
 
 
-#: Free text may legitimately be empty (a user can delete a whole answer); ids may not.
-_FREE_TEXT_FIELDS = ("prompt", "output", "edited_text", "comment")
+#: What users typed: free text may legitimately be empty (a user can delete a whole answer),
+#: ids may not; and only free text is scrubbed of personal data (``scrub.py``).
+FREE_TEXT_FIELDS = ("prompt", "output", "edited_text", "comment")
 
 
 def present(field: str) -> str:
     """``v_<field>`` holds a value: any text for free text, more than white space for the rest."""
-    if field in _FREE_TEXT_FIELDS:
+    if field in FREE_TEXT_FIELDS:
         return f"(v_{field} is not null)"
     # trim copies the text; a value starting with printable non-space ASCII needs no trim
     return (
@@ -168,7 +169,8 @@ def in_timestamp_window(column: str) -> str:
     )
 
 
-#: The event columns of ``validated_rows``.
+#: The event columns of ``validated_rows``, the free texts scrubbed (``scrub_text``); beside
+#: them ``<field>_scrubs``, the replacements made in each (``scrub_counts``).
 #: ``user_id`` here is still the product's id; it is replaced by its key before anything is stored.
 EVENT_COLUMNS = contract.FIELDS
 
@@ -184,9 +186,18 @@ def _typed_event_columns() -> str:
             )
         elif name in ("occurred_at", "properties"):
             columns.append(name)
+        elif name in FREE_TEXT_FIELDS:
+            columns.append(f"s_{name} as {name}")
         else:
             columns.append(f"v_{name} as {name}")
+    columns.extend(
+        f"scrub_counts(v_{name}, s_{name}) as {name}_scrubs" for name in FREE_TEXT_FIELDS
+    )
     return ",\n".join(f"        {column}" for column in columns)
+
+
+def _scrubbed_columns() -> str:
+    return ",\n".join(f"        scrub_text(v_{name}) as s_{name}" for name in FREE_TEXT_FIELDS)
 
 
 def json_field_ctes(fields: tuple[str, ...]) -> str:
@@ -268,13 +279,20 @@ reasoned as (
     from checked
 ),
 
+scrubbed as (
+    select
+        *,
+{_scrubbed_columns()}
+    from reasoned
+),
+
 final as (
     select
         row_id,
         line_number,
         reason,
 {_typed_event_columns()}
-    from reasoned
+    from scrubbed
 )
 
 select * from final
