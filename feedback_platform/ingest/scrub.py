@@ -73,12 +73,14 @@ IP = (
 )
 #: ``+`` and a country code then two to five groups; North American ``(555) 123-4567`` and
 #: ``555-123-4567`` / ``555.123.4567``; national numbers with a ``0`` trunk prefix in groups
-#: (``020 7946 0958``, ``06 12 34 56 78``). Dates (``2026-10-05``, ``05.10.2026``) fit none.
+#: (``020 7946 0958``, ``030-1234-5678``; ``06 12 34 56 78`` or ``06.12.34.56.78``). Dates
+#: (``2026-10-05``, ``05.10.2026``) fit none; the trunk form takes no dots, as number lists do
+#: (SVG path data in real code: ``.071.316.137``).
 PHONE = (
     r"\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){2,4}\b"
     r"|\(\d{3}\) ?\d{3}[ .-]\d{4}\b"
     r"|\b\d{3}[.-]\d{3}[.-]\d{4}\b"
-    r"|\b0\d{2,4}[ .-]\d{3,4}[ .-]\d{3,4}\b"
+    r"|\b0\d{2,4}[ -]\d{3,4}[ -]\d{3,4}\b"
     r"|\b0[1-9](?:[ .]\d{2}){4}\b"
 )
 

@@ -60,7 +60,8 @@ LOOKALIKES = (
     "Card 4111 1111 1111 1112 and 4111111111111112 fail Luhn; order #100234567 and"
     " ORD-2026-000123 shipped on 2026-10-05 (05.10.2026) at 12:30:45 with dagster 1.13.2,"
     " v2.0.10 and sk-learn; GB82WEST12345698765433 fails mod 97; std::cout, 999.1.1.1,"
-    " 3.5% of 1,234,567 users, @mentions and a hash 3f786850e387550fdab836ed7e6dc881de23001b."
+    " 3.5% of 1,234,567 users, @mentions, a hash 3f786850e387550fdab836ed7e6dc881de23001b"
+    " and SVG path data c.157.071.316.137.478.198 (seen in real code)."
 )
 
 
