@@ -389,7 +389,7 @@ redacted as (
 ),
 
 scrubbed as (
-    select *, scrub_text(raw_text) as scrubbed_text from redacted
+    select *, scrub_raw_text(raw_text) as scrubbed_text from redacted
 ),
 
 final as (

@@ -143,7 +143,7 @@ quarantine_kept as (
 ),
 
 quarantine_scrubbed as (
-    select *, scrub_text(kept_text) as quarantined_text from quarantine_kept
+    select *, scrub_raw_text(kept_text) as quarantined_text from quarantine_kept
 ),
 
 final as (

@@ -165,6 +165,8 @@ def test_quarantined_raw_text_is_scrubbed_and_counted(settings):
             # an unknown type: quarantined whole, its raw text kept
             event("x1", "dance", user_id="bob@example.com", comment="call +1 415 555 0100"),
             '{"event_id": "x2", "prompt": "mail ann@example.org", "truncated',
+            # in JSON as written a value after a line break follows a letter: "\n4111 ..."
+            event("x3", "generation", occurred_at="soon", prompt="card:\n4111 1111 1111 1111"),
         ],
     )
 
@@ -176,8 +178,13 @@ def test_quarantined_raw_text_is_scrubbed_and_counted(settings):
     assert first["user_id"] == user_key("bob@example.com", TEST_SALT)
     assert first["comment"] == "call <PHONE>"
     assert raw[2] == '{"event_id": "x2", "prompt": "mail <EMAIL>", "truncated'
-    assert result.scrubbed == {"raw_text": {"email": 1, "phone": 1}}
-    assert _scrub_ledger(settings) == [("raw_text", "email", 1), ("raw_text", "phone", 1)]
+    assert json.loads(raw[3])["prompt"] == "card:\n<CARD>"
+    assert result.scrubbed == {"raw_text": {"card": 1, "email": 1, "phone": 1}}
+    assert _scrub_ledger(settings) == [
+        ("raw_text", "card", 1),
+        ("raw_text", "email", 1),
+        ("raw_text", "phone", 1),
+    ]
 
 
 def test_the_same_text_scrubs_alike_so_a_resent_event_is_a_duplicate(settings):
