@@ -27,7 +27,7 @@ from feedback_platform.ingest.readers import (
     read_rows,
     register_staged_rows,
 )
-from feedback_platform.ingest.scrub import counts_sql, replacements, scrub_macros
+from feedback_platform.ingest.scrub import counts_sql, replacements, scrub_macros, scrubs_column
 from feedback_platform.ingest.validate import EVENT_COLUMNS, FREE_TEXT_FIELDS, VALIDATE_SQL
 from feedback_platform.schema import scrub_ledger
 from feedback_platform.settings import (
@@ -359,6 +359,8 @@ where v.reason is null
 
 """
 
+_RAW_TEXT_SCRUBS = scrubs_column({"raw_text": ("raw_text", "scrubbed_text")})
+
 # Every user id in the raw text is replaced by its key (see ``pseudonymize.py``), then the text
 # is scrubbed (a user id that looks like an e-mail address is hashed, as in valid rows, before
 # the address could become a placeholder); a line too large to store is kept as its first bytes.
@@ -396,7 +398,7 @@ final as (
     select
         line_number,
         scrubbed_text as raw_text,
-        scrub_counts(raw_text, scrubbed_text) as raw_text_scrubs,
+        {_RAW_TEXT_SCRUBS} as scrubs,
         reason,
         event_id
     from scrubbed
@@ -420,13 +422,21 @@ order by line_number
 
 # What scrubbing replaced in the rows stored: the new valid events' texts (as inserted by
 # ``_INSERT_EVENTS_SQL``) and the quarantined raw texts.
-_STORED_EVENTS = """(
-    select * from validated_rows
-    where reason is null and line_number not in (select line_number from classified_rows)
-)"""
-_SCRUB_COUNTS_SQL = "\nunion all\n".join(
-    [counts_sql(_STORED_EVENTS, FREE_TEXT_FIELDS), counts_sql("quarantined_rows", ("raw_text",))]
+_SCRUB_COUNTS_SQL = counts_sql(
+    """(
+        select scrubs from validated_rows
+        where reason is null and line_number not in (select line_number from classified_rows)
+    )""",
+    "scrubs",
+    FREE_TEXT_FIELDS,
 )
+_QUARANTINE_SCRUB_COUNTS_SQL = counts_sql("quarantined_rows", "scrubs", ("raw_text",))
+
+
+def _scrubbed(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
+    return replacements(con.execute(_SCRUB_COUNTS_SQL).fetchone(), FREE_TEXT_FIELDS) | replacements(
+        con.execute(_QUARANTINE_SCRUB_COUNTS_SQL).fetchone(), ("raw_text",)
+    )
 
 
 def _row_counts(con: duckdb.DuckDBPyConnection) -> RowCounts:
@@ -455,5 +465,5 @@ def _row_counts(con: duckdb.DuckDBPyConnection) -> RowCounts:
         valid=rows_not_rejected - rows_duplicate - reasons.get("duplicate_conflict", 0),
         duplicate=rows_duplicate,
         reasons=reasons,
-        scrubbed=replacements(con.execute(_SCRUB_COUNTS_SQL).fetchall()),
+        scrubbed=_scrubbed(con),
     )

@@ -219,23 +219,34 @@ def scrub_macros(mode: str) -> str:
     )
 
 
-def counts_sql(relation: str, fields: tuple[str, ...]) -> str:
-    """The replacements per field and kind in ``relation``, whose ``<field>_scrubs`` columns
-    hold ``scrub_counts``: one row per field, the field then one sum per kind."""
-    sums = ", ".join(f"coalesce(sum(scrubs.{kind.name}), 0)" for kind in PII_KINDS)
-    changed = "\n    union all\n    ".join(
-        f"select '{field}' as field, {field}_scrubs as scrubs from {relation}"
-        f" where {field}_scrubs is not null"
-        for field in fields
+def scrubs_column(texts: dict[str, tuple[str, str]]) -> str:
+    """SQL for one row's replacements: ``{field: scrub_counts(original, scrubbed)}`` for each
+    field of ``texts`` (field -> its original and scrubbed columns), or null when none of the
+    row's texts changed. One column that is almost always null costs next to nothing in a temp
+    table; a struct of counts per field was a tenth of a drop's validation time."""
+    changed = " or ".join(f"{original} <> {scrubbed}" for original, scrubbed in texts.values())
+    counts = ", ".join(
+        f"'{field}': scrub_counts({original}, {scrubbed})"
+        for field, (original, scrubbed) in texts.items()
     )
-    return f"select field, {sums}\nfrom (\n    {changed}\n) as changed\ngroup by field"
+    return f"case when {changed} then {{{counts}}} end"
 
 
-def replacements(rows: list[tuple]) -> dict[str, dict[str, int]]:
-    """The rows of ``counts_sql`` as ``{field: {kind: replacements}}``, kinds with none left
-    out."""
+def counts_sql(relation: str, column: str, fields: tuple[str, ...]) -> str:
+    """One row: the replacements in ``column`` (a ``scrubs_column``) of ``relation`` summed,
+    for each field then each kind (``replacements`` reads it)."""
+    sums = ", ".join(
+        f"coalesce(sum({column}.{field}.{kind.name}), 0)" for field in fields for kind in PII_KINDS
+    )
+    return f"select {sums} from {relation} where {column} is not null"
+
+
+def replacements(row: tuple, fields: tuple[str, ...]) -> dict[str, dict[str, int]]:
+    """The row of ``counts_sql`` as ``{field: {kind: replacements}}``, without the zeros."""
+    kinds = len(PII_KINDS)
     result: dict[str, dict[str, int]] = {}
-    for field, *sums in rows:
+    for index, field in enumerate(fields):
+        sums = row[index * kinds : (index + 1) * kinds]
         by_kind = {kind.name: int(n) for kind, n in zip(PII_KINDS, sums, strict=True) if n}
         if by_kind:
             result[field] = by_kind

@@ -9,6 +9,7 @@ public pieces (fields read from JSON, the parse rules, timestamps) validate revi
 from __future__ import annotations
 
 from feedback_platform import contract
+from feedback_platform.ingest.scrub import scrubs_column
 
 #: An offset is at most 18 hours either way (RFC 3339 allows any two digits; ISO 8601 and every
 #: real zone stay within +-18:00).
@@ -170,7 +171,7 @@ def in_timestamp_window(column: str) -> str:
 
 
 #: The event columns of ``validated_rows``, the free texts scrubbed (``scrub_text``); beside
-#: them ``<field>_scrubs``, the replacements made in each (``scrub_counts``).
+#: them ``scrubs``, the replacements made in the row's texts (``scrubs_column``).
 #: ``user_id`` here is still the product's id; it is replaced by its key before anything is stored.
 EVENT_COLUMNS = contract.FIELDS
 
@@ -190,9 +191,8 @@ def _typed_event_columns() -> str:
             columns.append(f"s_{name} as {name}")
         else:
             columns.append(f"v_{name} as {name}")
-    columns.extend(
-        f"scrub_counts(v_{name}, s_{name}) as {name}_scrubs" for name in FREE_TEXT_FIELDS
-    )
+    texts = {name: (f"v_{name}", f"s_{name}") for name in FREE_TEXT_FIELDS}
+    columns.append(f"{scrubs_column(texts)} as scrubs")
     return ",\n".join(f"        {column}" for column in columns)
 
 

@@ -22,7 +22,7 @@ from feedback_platform.ingest.readers import (
     read_rows,
     register_staged_rows,
 )
-from feedback_platform.ingest.scrub import counts_sql, replacements, scrub_macros
+from feedback_platform.ingest.scrub import counts_sql, replacements, scrub_macros, scrubs_column
 from feedback_platform.ingest.validate import (
     PARSE_RULES,
     in_timestamp_window,
@@ -88,7 +88,8 @@ reasoned as (
         v_reviewer_id as reviewer_id,
         v_label as label,
         s_corrected_text as corrected_text,
-        scrub_counts(v_corrected_text, s_corrected_text) as corrected_text_scrubs,
+        {scrubs_column({"corrected_text": ("v_corrected_text", "s_corrected_text")})}
+            as label_scrubs,
         labeled_at
     from typed
 ),
@@ -149,7 +150,7 @@ quarantine_scrubbed as (
 final as (
     select
         * exclude (kept_text),
-        scrub_counts(kept_text, quarantined_text) as raw_text_scrubs
+        {scrubs_column({"raw_text": ("kept_text", "quarantined_text")})} as quarantine_scrubs
     from quarantine_scrubbed
 )
 
@@ -186,15 +187,12 @@ where reason is not null
 
 
 # What scrubbing replaced in the rows stored: new labels' corrected texts, quarantined raw texts.
-_SCRUB_COUNTS_SQL = "\nunion all\n".join(
-    [
-        counts_sql(
-            "(select * from checked_labels where reason is null and not duplicate)",
-            ("corrected_text",),
-        ),
-        counts_sql("(select * from checked_labels where reason is not null)", ("raw_text",)),
-    ]
+_LABEL_SCRUB_COUNTS_SQL = counts_sql(
+    "(select * from checked_labels where reason is null and not duplicate)",
+    "label_scrubs",
+    ("corrected_text",),
 )
+_QUARANTINE_SCRUB_COUNTS_SQL = counts_sql("checked_labels", "quarantine_scrubs", ("raw_text",))
 
 
 def ingest_review_file(
@@ -261,5 +259,7 @@ def _row_counts(con: duckdb.DuckDBPyConnection) -> RowCounts:
             """
         ).fetchall()
     )
-    scrubbed = replacements(con.execute(_SCRUB_COUNTS_SQL).fetchall())
+    scrubbed = replacements(
+        con.execute(_LABEL_SCRUB_COUNTS_SQL).fetchone(), ("corrected_text",)
+    ) | replacements(con.execute(_QUARANTINE_SCRUB_COUNTS_SQL).fetchone(), ("raw_text",))
     return RowCounts(read, valid, duplicate, reasons, scrubbed)
