@@ -434,9 +434,10 @@ _QUARANTINE_SCRUB_COUNTS_SQL = counts_sql("quarantined_rows", "scrubs", ("raw_te
 
 
 def _scrubbed(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
-    return replacements(con.execute(_SCRUB_COUNTS_SQL).fetchone(), FREE_TEXT_FIELDS) | replacements(
-        con.execute(_QUARANTINE_SCRUB_COUNTS_SQL).fetchone(), ("raw_text",)
-    )
+    """What scrubbing replaced in this file's stored rows, by field and kind."""
+    in_events = con.execute(_SCRUB_COUNTS_SQL).fetchone()
+    in_quarantine = con.execute(_QUARANTINE_SCRUB_COUNTS_SQL).fetchone()
+    return replacements(in_events, FREE_TEXT_FIELDS) | replacements(in_quarantine, ("raw_text",))
 
 
 def _row_counts(con: duckdb.DuckDBPyConnection) -> RowCounts:
