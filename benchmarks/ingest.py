@@ -1,10 +1,12 @@
-"""Ingestion throughput: JSONL events/s and peak memory for one drop file.
+"""Ingestion throughput: JSONL events/s and peak memory for one drop file, scrubbing off and on.
 
-    python benchmarks/ingest.py [--events 1000000] [--keep DIR]
+    python benchmarks/ingest.py [--events 1000000] [--keep DIR] [--scrub both|off|store]
 
 Writes a drop of realistic event lines (0.1% malformed, 0.1% exact duplicates, 0.4% conflicting
-ids), ingests it into a fresh warehouse through the same code path as the
-``raw_feedback_events`` asset, and prints the figures. A benchmark, not a test.
+ids; texts with numbers in them, and one generation in 20 with an e-mail address and a phone
+number in its prompt), ingests it into a fresh warehouse through the same code path as the
+``raw_feedback_events`` asset, once per scrub mode (``FEEDBACK_PLATFORM_SCRUB``: ``off``, then
+``store``, each in a warehouse of its own), and prints the figures. A benchmark, not a test.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import time
 from pathlib import Path
 
 from feedback_platform.ingest.load import ingest_file
-from feedback_platform.settings import Settings
+from feedback_platform.settings import SCRUB_MODES, SCRUB_OFF, SCRUB_STORE, Settings
 from feedback_platform.warehouse import connect
 
 EVENT_TYPES = ["generation", "view", "copy", "edit", "regenerate", "thumbs_up", "rating"]
@@ -54,8 +56,8 @@ def _line(i: int, rng: random.Random) -> str:
     if event_type == "generation":
         record |= {
             "model_version": "m-2026-10",
-            "prompt": "Explain the sharding strategy for our events table.",
-            "output": "Shard by user so that sessions stay local; rebalance monthly. " * 3,
+            "prompt": _prompt(i),
+            "output": "Shard by user so that sessions stay local; rebalance every 30 days. " * 3,
         }
     elif event_type == "view":
         record["dwell_ms"] = rng.randrange(100, 60_000)
@@ -66,47 +68,76 @@ def _line(i: int, rng: random.Random) -> str:
     return json.dumps(record, separators=(",", ":"))
 
 
+def _prompt(i: int) -> str:
+    if i % 140 == 0:  # one generation in 20 (every 7th line is one)
+        return f"Mail user{i}@example.com or call +1 415 555 {i % 10_000:04d} about 12 shards."
+    return "Explain the sharding strategy for our 12 events tables."
+
+
+def ingest_timed(home: Path, drop: Path, scrub: str) -> dict:
+    """Ingest ``drop`` into a fresh warehouse under ``home`` with scrub mode ``scrub``."""
+    settings = Settings.from_env(
+        {
+            "FEEDBACK_PLATFORM_HOME": str(home),
+            "FEEDBACK_PLATFORM_USER_SALT": "benchmark",
+            "FEEDBACK_PLATFORM_SCRUB": scrub,
+        }
+    )
+    settings.ensure_dirs()
+    con = connect(settings)
+    started, cpu_started = time.perf_counter(), time.process_time()
+    result = ingest_file(con, drop, user_salt=settings.user_salt, scrub=settings.scrub)
+    ingest_s = time.perf_counter() - started
+    cpu_s = time.process_time() - cpu_started
+    con.close()
+    return {
+        "scrub": scrub,
+        "events": result.rows_read,
+        "valid": result.rows_valid,
+        "quarantined": result.rows_quarantined,
+        "duplicate": result.rows_duplicate,
+        "scrubbed": sum(sum(by_kind.values()) for by_kind in result.scrubbed.values()),
+        "ingest_s": round(ingest_s, 3),
+        "events_per_s": round(result.rows_read / ingest_s),
+        # CPU seconds of every thread: the figure other processes on the machine disturb least
+        "cpu_s": round(cpu_s, 3),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--keep", type=Path, help="use this folder instead of a temp dir")
+    parser.add_argument("--scrub", choices=["both", *SCRUB_MODES], default="both")
     args = parser.parse_args()
+    modes = [SCRUB_OFF, SCRUB_STORE] if args.scrub == "both" else [args.scrub]
 
     with tempfile.TemporaryDirectory() as tmp:
-        home = args.keep or Path(tmp)
-        settings = Settings.from_env(
-            {"FEEDBACK_PLATFORM_HOME": str(home), "FEEDBACK_PLATFORM_USER_SALT": "benchmark"}
-        )
-        settings.ensure_dirs()
-        drop = settings.events_landing_dir / "bench.jsonl"
+        root = args.keep or Path(tmp)
+        drop = root / "bench.jsonl"
+        root.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         write_drop(drop, args.events)
         written_s = time.perf_counter() - started
-
-        con = connect(settings)
-        started = time.perf_counter()
-        result = ingest_file(con, drop, user_salt=settings.user_salt)
-        ingest_s = time.perf_counter() - started
-        con.close()
+        runs = [ingest_timed(root / f"home-{mode}", drop, mode) for mode in modes]
 
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"events in drop      {result.rows_read:>12,}")
-    print(f"valid / quarantined {result.rows_valid:>12,} / {result.rows_quarantined:,}")
-    print(f"duplicates          {result.rows_duplicate:>12,}")
+    first = runs[0]
+    print(f"events in drop      {first['events']:>12,}")
+    print(f"valid / quarantined {first['valid']:>12,} / {first['quarantined']:,}")
+    print(f"duplicates          {first['duplicate']:>12,}")
     print(f"write drop          {written_s:>12.2f} s (not part of ingestion)")
-    print(f"ingest              {ingest_s:>12.2f} s")
-    print(f"events/s            {result.rows_read / ingest_s:>12,.0f}")
-    print(f"peak RSS            {peak_mb:>12,.0f} MB")
-    print(
-        json.dumps(
-            {
-                "events": result.rows_read,
-                "ingest_s": round(ingest_s, 3),
-                "events_per_s": round(result.rows_read / ingest_s),
-                "peak_rss_mb": round(peak_mb),
-            }
-        )
-    )
+    for run in runs:
+        print(f"scrub={run['scrub']:<6} ingest {run['ingest_s']:>11.2f} s")
+        print(f"scrub={run['scrub']:<6} events/s {run['events_per_s']:>9,}")
+        print(f"scrub={run['scrub']:<6} cpu {run['cpu_s']:>14.2f} s")
+        print(f"scrub={run['scrub']:<6} replaced {run['scrubbed']:>9,}")
+    if len(runs) == 2:
+        off, store = runs
+        print(f"store / off events/s {store['events_per_s'] / off['events_per_s']:>11.0%}")
+        print(f"off / store cpu      {off['cpu_s'] / store['cpu_s']:>11.0%}")
+    print(f"peak RSS            {peak_mb:>12,.0f} MB (the process, over every mode)")
+    print(json.dumps({"runs": runs, "peak_rss_mb": round(peak_mb)}))
 
 
 if __name__ == "__main__":

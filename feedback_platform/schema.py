@@ -77,6 +77,29 @@ create table if not exists {table} (
 """
 
 
+def scrub_ledger(ledger: str) -> str:
+    """The table beside ``ledger`` that counts, per file, what scrubbing replaced."""
+    return f"{ledger}_scrubbed"
+
+
+def scrub_ledger_ddl(ledger: str) -> str:
+    """How many values of each kind of personal data (``ingest/scrub.py``) scrubbing replaced in
+    each field of a file's stored rows (``raw_text``: its quarantined rows), keyed like the
+    ledger; a file, field or kind with none has no row. Never the matched text."""
+    return f"""
+create table if not exists {scrub_ledger(ledger)} (
+    file_name varchar not null,
+    sha256 varchar not null,
+    field varchar not null,           -- prompt | output | edited_text | comment | corrected_text
+                                      -- | raw_text
+    kind varchar not null,            -- secret | email | iban | card | ip | phone
+    replacements bigint not null,
+    ingested_at timestamp not null,
+    primary key (sha256, field, kind)
+);
+"""
+
+
 #: The sha256 of each drop by folder, name, size, modification time, inode and inode change
 #: time, so an ingested file that stays in the landing folder is recognised without being read
 #: again: re-hashing months of drops costs more than ingesting a new one (27 files, 4 GB: ~6 s a
@@ -227,10 +250,12 @@ SCHEMA_DDL = "\n".join(
     [
         RAW_SCHEMA_DDL,
         ledger_ddl(EVENTS_LEDGER),
+        scrub_ledger_ddl(EVENTS_LEDGER),
         DROP_SHA256_DDL,
         REVIEW_ITEMS_DDL,
         REVIEW_LABELS_DDL,
         ledger_ddl(REVIEW_LEDGER),
+        scrub_ledger_ddl(REVIEW_LEDGER),
         PRIVACY_DDL,
         ledger_ddl(PRIVACY_LEDGER),
         REPORTS_DDL,

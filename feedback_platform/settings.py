@@ -20,6 +20,12 @@ DEFAULT_MAX_DROP_BYTES = 4 * 1024**3
 DEFAULT_MAX_LINE_BYTES = 1024**2
 DEFAULT_MAX_TEXT_CHARS = 100_000
 
+#: Where free text is scrubbed of personal data (``ingest/scrub.py``): ``store``, before
+#: anything is stored, or ``off``.
+SCRUB_STORE = "store"
+SCRUB_OFF = "off"
+SCRUB_MODES = (SCRUB_STORE, SCRUB_OFF)
+
 DEFAULT_PUBLISH_CRON = "0 2 * * *"  # daily at 02:00 UTC
 DEFAULT_SENSOR_INTERVAL = 15  # seconds
 
@@ -48,6 +54,20 @@ def sensor_interval_seconds(environ: dict[str, str] | None = None) -> int:
     return int(env.get("FEEDBACK_PLATFORM_SENSOR_INTERVAL_SECONDS", DEFAULT_SENSOR_INTERVAL))
 
 
+def scrub_mode(value: str) -> str:
+    """``FEEDBACK_PLATFORM_SCRUB`` checked: a mode this platform has, or a message saying which
+    it has (``publish``, scrubbing only what is published, is not built yet)."""
+    if value == "publish":
+        raise ValueError(
+            "FEEDBACK_PLATFORM_SCRUB=publish (scrubbing free text only when datasets are"
+            " published) is not supported yet; use store (the default: scrub before storing)"
+            " or off"
+        )
+    if value not in SCRUB_MODES:
+        raise ValueError(f"FEEDBACK_PLATFORM_SCRUB={value!r}: expected one of store, off")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -61,6 +81,8 @@ class Settings:
     max_text_chars: int = DEFAULT_MAX_TEXT_CHARS
     #: When the datasets are published (cron, UTC); ``off`` leaves the schedule stopped.
     publish_cron: str = DEFAULT_PUBLISH_CRON
+    #: ``store``: personal data in free text is replaced before it is stored; ``off``: kept.
+    scrub: str = SCRUB_STORE
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -83,6 +105,7 @@ class Settings:
             max_line_bytes=int(env.get("FEEDBACK_PLATFORM_MAX_LINE_BYTES", DEFAULT_MAX_LINE_BYTES)),
             max_text_chars=int(env.get("FEEDBACK_PLATFORM_MAX_TEXT_CHARS", DEFAULT_MAX_TEXT_CHARS)),
             publish_cron=env.get("FEEDBACK_PLATFORM_PUBLISH_CRON", DEFAULT_PUBLISH_CRON),
+            scrub=scrub_mode(env.get("FEEDBACK_PLATFORM_SCRUB", SCRUB_STORE)),
         )
 
     @cached_property

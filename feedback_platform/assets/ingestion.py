@@ -178,6 +178,7 @@ def raw_feedback_events(
             max_drop_bytes=settings.max_drop_bytes,
             max_line_bytes=settings.max_line_bytes,
             max_text_chars=settings.max_text_chars,
+            scrub=settings.scrub,
         )
 
     yield from ingest_drops(
@@ -266,6 +267,8 @@ def _materializations(
             "files_failed": len(failed),
             "rows_valid": sum(result.rows_valid for result in new),
             "rows_duplicate": sum(result.rows_duplicate for result in new),
+            # counts only: the replaced text is never kept, not even here
+            "scrubbed": dg.MetadataValue.json(_scrubbed_totals(new)),
             "dagster/row_count": totals.rows,
             "files": dg.MetadataValue.md(_files_table(results)),
         },
@@ -405,16 +408,31 @@ def _describe(result: FileIngestResult) -> str:
 
 
 def _files_table(results: list[FileIngestResult]) -> str:
-    lines = ["| file | read | valid | quarantined | duplicate |", "|---|---|---|---|---|"]
+    lines = [
+        "| file | read | valid | quarantined | duplicate | scrubbed |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in results:
         if r.already_ingested:
-            lines.append(f"| {r.file_name} | already ingested | | | |")
+            lines.append(f"| {r.file_name} | already ingested | | | | |")
         else:
+            scrubbed = sum(sum(by_kind.values()) for by_kind in r.scrubbed.values())
             lines.append(
                 f"| {r.file_name} | {r.rows_read} | {r.rows_valid} | "
-                f"{r.rows_quarantined} | {r.rows_duplicate} |"
+                f"{r.rows_quarantined} | {r.rows_duplicate} | {scrubbed} |"
             )
     return "\n".join(lines)
+
+
+def _scrubbed_totals(results: list[FileIngestResult]) -> dict[str, dict[str, int]]:
+    """Replacements per field and kind over ``results``."""
+    totals: dict[str, dict[str, int]] = {}
+    for result in results:
+        for field, by_kind in result.scrubbed.items():
+            field_totals = totals.setdefault(field, {})
+            for kind, count in by_kind.items():
+                field_totals[kind] = field_totals.get(kind, 0) + count
+    return totals
 
 
 def _reason_totals(results: list[FileIngestResult]) -> dict[str, int]:

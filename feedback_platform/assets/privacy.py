@@ -72,6 +72,7 @@ def raw_privacy_requests(
             user_salt=settings.user_salt,
             max_drop_bytes=settings.max_drop_bytes,
             max_line_bytes=settings.max_line_bytes,
+            scrub=settings.scrub,
         )
 
     yield from ingest_drops(context, duckdb, PRIVACY_TABLES, landing, paths, ingest)

@@ -67,6 +67,7 @@ def raw_review_labels(
             path,
             max_drop_bytes=settings.max_drop_bytes,
             max_line_bytes=settings.max_line_bytes,
+            scrub=settings.scrub,
         )
 
     yield from ingest_drops(

@@ -25,9 +25,10 @@ def duplicate_ctes(
     stored_table: str,
     stored_using: tuple[str, ...],
     stored_content: tuple[str, ...],
+    name: str = "final",
 ) -> str:
-    """The CTEs ``compared``, ``classified`` and ``final`` over the CTE ``reasoned`` (one row
-    per line: ``line_number``, ``reason``, the fields): ``final`` is ``reasoned`` with a
+    """The CTEs ``compared``, ``classified`` and ``name`` over the CTE ``reasoned`` (one row
+    per line: ``line_number``, ``reason``, the fields): ``name`` is ``reasoned`` with a
     conflict's reason and a ``duplicate`` flag."""
     first = f"first_value({_row(content, 'r')}) over same_identity"
     return f"""
@@ -60,7 +61,7 @@ classified as (
     from compared
 ),
 
-final as (
+{name} as (
     select
         reasoned.* exclude (reason),
         case when status = 'duplicate_conflict' then status else reasoned.reason end as reason,
@@ -89,4 +90,4 @@ def checked_row_counts(con: duckdb.DuckDBPyConnection, checked: str) -> RowCount
             """
         ).fetchall()
     )
-    return RowCounts(read, valid, duplicate, reasons)
+    return RowCounts(read, valid, duplicate, reasons, scrubbed={})

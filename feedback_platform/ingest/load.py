@@ -27,11 +27,14 @@ from feedback_platform.ingest.readers import (
     read_rows,
     register_staged_rows,
 )
-from feedback_platform.ingest.validate import EVENT_COLUMNS, VALIDATE_SQL
+from feedback_platform.ingest.scrub import counts_sql, replacements, scrub_macros, scrubs_column
+from feedback_platform.ingest.validate import EVENT_COLUMNS, FREE_TEXT_FIELDS, VALIDATE_SQL
+from feedback_platform.schema import scrub_ledger
 from feedback_platform.settings import (
     DEFAULT_MAX_DROP_BYTES,
     DEFAULT_MAX_LINE_BYTES,
     DEFAULT_MAX_TEXT_CHARS,
+    SCRUB_STORE,
 )
 from feedback_platform.warehouse import transaction
 
@@ -46,15 +49,19 @@ class FileIngestResult:
     rows_quarantined: int = 0
     rows_duplicate: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    #: What scrubbing replaced in the stored rows: ``{field: {kind: replacements}}``.
+    scrubbed: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 class RowCounts(NamedTuple):
-    """What the rows of one file became; quarantined rows are counted per reason."""
+    """What the rows of one file became; quarantined rows are counted per reason, scrubbed
+    values per field and kind (``scrub.replacements``)."""
 
     read: int
     valid: int
     duplicate: int
     reasons: dict[str, int]
+    scrubbed: dict[str, dict[str, int]]
 
 
 def drop_sha256(con: duckdb.DuckDBPyConnection, path: Path, known: str | None = None) -> str:
@@ -136,11 +143,13 @@ def ingest_file(
     max_drop_bytes: int = DEFAULT_MAX_DROP_BYTES,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
+    scrub: str = SCRUB_STORE,
 ) -> FileIngestResult:
     """Load the event drop ``path`` into the raw tables, all or nothing (see ``ingest_once``),
     from ``content`` when it was read ahead (``read_drop``). A line over ``max_line_bytes`` is
     quarantined as ``too_large:line``, a text field over ``max_text_chars`` characters as
-    ``too_large:<field>``; a drop over ``max_drop_bytes`` raises ``ValueError``."""
+    ``too_large:<field>``; a drop over ``max_drop_bytes`` raises ``ValueError``. With ``scrub``
+    ``store`` the free texts and quarantined raw texts are scrubbed (``scrub.py``)."""
     pads = hmac_pads(user_salt)
 
     def load_events(ingested_at: datetime) -> RowCounts:
@@ -155,13 +164,15 @@ def ingest_file(
             rows = content.rows
         register_staged_rows(con, rows)
         con.execute(REDACTION_MACROS)
+        con.execute(scrub_macros(scrub))
         limits = {"max_line_bytes": max_line_bytes, "max_text_chars": max_text_chars}
         con.execute(VALIDATE_SQL, limits | pads)
         _register_user_keys(con, user_salt)
         con.execute(_CLASSIFY_SQL)
         params = {"source_file": path.name, "ingested_at": ingested_at}
         con.execute(_INSERT_EVENTS_SQL, params)
-        con.execute(_INSERT_QUARANTINE_SQL, params | pads)
+        con.execute(_QUARANTINED_ROWS_SQL, pads)
+        con.execute(_INSERT_QUARANTINE_SQL, params)
         con.unregister("staged_rows")
         return _row_counts(con)
 
@@ -210,7 +221,9 @@ def ingest_once(
             rows_quarantined=sum(counts.reasons.values()),
             rows_duplicate=counts.duplicate,
             reasons=counts.reasons,
+            scrubbed=counts.scrubbed,
         )
+        _record_scrubbed(con, ledger, result, ingested_at)
         con.execute(
             f"insert into {ledger} values (?, ?, ?, ?, ?, ?, ?)",
             [
@@ -226,6 +239,19 @@ def ingest_once(
         if before_commit is not None:
             before_commit()
     return result
+
+
+def _record_scrubbed(
+    con: duckdb.DuckDBPyConnection, ledger: str, result: FileIngestResult, ingested_at: datetime
+) -> None:
+    """The file's replacement counts, one row per field and kind, beside its ledger row."""
+    rows = [
+        [result.file_name, result.sha256, field_name, kind, count, ingested_at]
+        for field_name, by_kind in result.scrubbed.items()
+        for kind, count in by_kind.items()
+    ]
+    if rows:
+        con.executemany(f"insert into {scrub_ledger(ledger)} values (?, ?, ?, ?, ?, ?)", rows)
 
 
 def _register_user_keys(con: duckdb.DuckDBPyConnection, salt: str) -> None:
@@ -333,10 +359,13 @@ where v.reason is null
 
 """
 
-# Every user id in the raw text is replaced by its key (see ``pseudonymize.py``); a line too
-# large to store is kept as its first bytes.
-_INSERT_QUARANTINE_SQL = f"""
-insert into raw.quarantined_events
+_RAW_TEXT_SCRUBS = scrubs_column({"raw_text": ("raw_text", "scrubbed_text")})
+
+# Every user id in the raw text is replaced by its key (see ``pseudonymize.py``), then the text
+# is scrubbed (a user id that looks like an e-mail address is hashed, as in valid rows, before
+# the address could become a placeholder); a line too large to store is kept as its first bytes.
+_QUARANTINED_ROWS_SQL = f"""
+create or replace temp table quarantined_rows as
 with rejected as (
     select
         v.line_number,
@@ -352,19 +381,63 @@ with rejected as (
     where v.reason is not null or c.status = 'duplicate_conflict'
 ),
 
-final as (
+redacted as (
     select
-        $source_file as source_file,
         line_number,
         redact_raw_user_ids(raw_text, $ipad, $opad) as raw_text,
         reason,
-        event_id,
-        $ingested_at as ingested_at
+        event_id
     from rejected
+),
+
+scrubbed as (
+    select *, scrub_raw_text(raw_text) as scrubbed_text from redacted
+),
+
+final as (
+    select
+        line_number,
+        scrubbed_text as raw_text,
+        {_RAW_TEXT_SCRUBS} as scrubs,
+        reason,
+        event_id
+    from scrubbed
 )
 
-select * from final order by line_number
+select * from final
 """
+
+_INSERT_QUARANTINE_SQL = """
+insert into raw.quarantined_events
+select
+    $source_file as source_file,
+    line_number,
+    raw_text,
+    reason,
+    event_id,
+    $ingested_at as ingested_at
+from quarantined_rows
+order by line_number
+"""
+
+# What scrubbing replaced in the rows stored: the new valid events' texts (as inserted by
+# ``_INSERT_EVENTS_SQL``) and the quarantined raw texts.
+_SCRUB_COUNTS_SQL = counts_sql(
+    """(
+        select scrubs from validated_rows
+        where reason is null and line_number not in (select line_number from classified_rows)
+    )""",
+    "scrubs",
+    FREE_TEXT_FIELDS,
+)
+_QUARANTINE_SCRUB_COUNTS_SQL = counts_sql("quarantined_rows", "scrubs", ("raw_text",))
+
+
+def _scrubbed(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
+    """What scrubbing replaced in this file's stored rows, by field and kind."""
+    in_events = con.execute(_SCRUB_COUNTS_SQL).fetchone()
+    in_quarantine = con.execute(_QUARANTINE_SCRUB_COUNTS_SQL).fetchone()
+    return replacements(in_events, FREE_TEXT_FIELDS) | replacements(in_quarantine, ("raw_text",))
 
 
 def _row_counts(con: duckdb.DuckDBPyConnection) -> RowCounts:
@@ -393,4 +466,5 @@ def _row_counts(con: duckdb.DuckDBPyConnection) -> RowCounts:
         valid=rows_not_rejected - rows_duplicate - reasons.get("duplicate_conflict", 0),
         duplicate=rows_duplicate,
         reasons=reasons,
+        scrubbed=_scrubbed(con),
     )

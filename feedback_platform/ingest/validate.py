@@ -9,6 +9,7 @@ public pieces (fields read from JSON, the parse rules, timestamps) validate revi
 from __future__ import annotations
 
 from feedback_platform import contract
+from feedback_platform.ingest.scrub import scrubs_column
 
 #: An offset is at most 18 hours either way (RFC 3339 allows any two digits; ISO 8601 and every
 #: real zone stay within +-18:00).
@@ -36,13 +37,14 @@ def _sql_list(values: tuple[str, ...] | list[str]) -> str:
     return "[" + ", ".join(f"'{value}'" for value in values) + "]"
 
 
-#: Free text may legitimately be empty (a user can delete a whole answer); ids may not.
-_FREE_TEXT_FIELDS = ("prompt", "output", "edited_text", "comment")
+#: What users typed: free text may legitimately be empty (a user can delete a whole answer),
+#: ids may not; and only free text is scrubbed of personal data (``scrub.py``).
+FREE_TEXT_FIELDS = ("prompt", "output", "edited_text", "comment")
 
 
 def present(field: str) -> str:
     """``v_<field>`` holds a value: any text for free text, more than white space for the rest."""
-    if field in _FREE_TEXT_FIELDS:
+    if field in FREE_TEXT_FIELDS:
         return f"(v_{field} is not null)"
     # trim copies the text; a value starting with printable non-space ASCII needs no trim
     return (
@@ -168,7 +170,8 @@ def in_timestamp_window(column: str) -> str:
     )
 
 
-#: The event columns of ``validated_rows``.
+#: The event columns of ``validated_rows``, the free texts scrubbed (``scrub_text``); beside
+#: them ``scrubs``, the replacements made in the row's texts (``scrubs_column``).
 #: ``user_id`` here is still the product's id; it is replaced by its key before anything is stored.
 EVENT_COLUMNS = contract.FIELDS
 
@@ -184,9 +187,17 @@ def _typed_event_columns() -> str:
             )
         elif name in ("occurred_at", "properties"):
             columns.append(name)
+        elif name in FREE_TEXT_FIELDS:
+            columns.append(f"s_{name} as {name}")
         else:
             columns.append(f"v_{name} as {name}")
+    texts = {name: (f"v_{name}", f"s_{name}") for name in FREE_TEXT_FIELDS}
+    columns.append(f"{scrubs_column(texts)} as scrubs")
     return ",\n".join(f"        {column}" for column in columns)
+
+
+def _scrubbed_columns() -> str:
+    return ",\n".join(f"        scrub_text(v_{name}) as s_{name}" for name in FREE_TEXT_FIELDS)
 
 
 def json_field_ctes(fields: tuple[str, ...]) -> str:
@@ -268,13 +279,20 @@ reasoned as (
     from checked
 ),
 
+scrubbed as (
+    select
+        *,
+{_scrubbed_columns()}
+    from reasoned
+),
+
 final as (
     select
         row_id,
         line_number,
         reason,
 {_typed_event_columns()}
-    from reasoned
+    from scrubbed
 )
 
 select * from final

@@ -26,6 +26,7 @@ from feedback_platform.ingest.readers import (
     read_rows,
     register_staged_rows,
 )
+from feedback_platform.ingest.scrub import scrub_macros
 from feedback_platform.ingest.validate import (
     PARSE_RULES,
     in_timestamp_window,
@@ -36,7 +37,7 @@ from feedback_platform.ingest.validate import (
     timestamp_candidate,
 )
 from feedback_platform.schema import PRIVACY_LEDGER, PRIVACY_REQUESTS_TABLE
-from feedback_platform.settings import DEFAULT_MAX_DROP_BYTES, DEFAULT_MAX_LINE_BYTES
+from feedback_platform.settings import DEFAULT_MAX_DROP_BYTES, DEFAULT_MAX_LINE_BYTES, SCRUB_STORE
 
 #: What a user may ask: to be erased everywhere, to keep their feedback out of training data
 #: (review queue, datasets, contributor impact; analytics keep it), or to let it back in.
@@ -124,13 +125,15 @@ insert into raw.quarantined_privacy_requests by name
 select
     $source_file as source_file,
     line_number,
-    redact_raw_user_ids(
-        case
-            when reason = 'too_large:line' then left(raw_text, {OVERSIZE_PREVIEW_BYTES})
-            else raw_text
-        end,
-        $ipad,
-        $opad
+    scrub_raw_text(
+        redact_raw_user_ids(
+            case
+                when reason = 'too_large:line' then left(raw_text, {OVERSIZE_PREVIEW_BYTES})
+                else raw_text
+            end,
+            $ipad,
+            $opad
+        )
     ) as raw_text,
     reason,
     request_id,
@@ -149,9 +152,11 @@ def ingest_privacy_file(
     before_commit: Callable[[], None] | None = None,
     max_drop_bytes: int = DEFAULT_MAX_DROP_BYTES,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    scrub: str = SCRUB_STORE,
 ) -> FileIngestResult:
     """Record the requests of the drop ``path`` in ``raw.privacy_requests``, all or nothing
-    (see ``ingest_once``); carrying them out is the privacy asset's work. A line over
+    (see ``ingest_once``); a quarantined line's raw text has its user ids replaced by their
+    keys and, with ``scrub`` ``store``, personal data by placeholders (``scrub.py``). A line over
     ``max_line_bytes`` is quarantined as ``too_large:line``; a drop over ``max_drop_bytes``
     raises ``ValueError``."""
     if not path.name.lower().endswith(PRIVACY_DROP_SUFFIXES):
@@ -168,6 +173,7 @@ def ingest_privacy_file(
         )
         register_staged_rows(con, rows)
         con.execute(REDACTION_MACROS)
+        con.execute(scrub_macros(scrub))
         con.execute(_CHECK_SQL, {"max_line_bytes": max_line_bytes} | pads)
         con.unregister("staged_rows")
         params = {"source_file": path.name, "ingested_at": ingested_at}

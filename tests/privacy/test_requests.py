@@ -89,19 +89,24 @@ def test_requests_are_stored_hashed_and_bad_lines_quarantined_with_reasons(setti
     ) == [(8, 2, 5, 1)]
 
 
-def test_no_raw_user_id_is_kept_not_even_in_quarantined_text(settings):
+def test_no_raw_user_id_or_personal_data_is_kept_in_quarantined_text(settings):
     write_jsonl(
         settings.privacy_landing_dir / "requests-1.jsonl",
-        [request("r1", user_id="dave-secret-id", kind="bogus"), '{"user_id": "erin-9", oops'],
+        [
+            request("r1", user_id="dave-secret-id", kind="bogus"),
+            '{"user_id": "erin-9", oops',
+            request("r2", kind="bogus", note="write to frank@example.org"),
+        ],
     )
 
     assert materialize(settings).success
 
     texts = query(settings, "select raw_text from raw.quarantined_privacy_requests")
-    assert len(texts) == 2
+    assert len(texts) == 3
     dumped = " ".join(text for (text,) in texts)
     assert "dave-secret-id" not in dumped and "erin-9" not in dumped
     assert user_key("dave-secret-id", TEST_SALT) in dumped
+    assert "frank@example.org" not in dumped and "write to <EMAIL>" in dumped
 
 
 def test_a_drop_is_recorded_once_under_any_name_and_an_id_once_across_drops(settings):

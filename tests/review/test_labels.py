@@ -281,3 +281,44 @@ def test_an_integer_labeled_at_out_of_range_is_a_bad_timestamp_not_a_failed_drop
         result = ingest_review_file(con, drop)
     assert (result.rows_read, result.rows_valid, result.reasons) == (2, 1, {"bad_timestamp": 1})
     assert quarantine(settings) == {1: "bad_timestamp"}
+
+
+def test_corrected_text_and_quarantined_lines_are_scrubbed_and_counted(settings):
+    known_items(settings, "item-1")
+    correction = "Write to ann@example.org or call +44 20 7946 0958; card 4111 1111 1111 1111."
+    write_jsonl(
+        settings.reviews_landing_dir / "batch-pii.jsonl",
+        [
+            label(value="neither", corrected_text=correction),
+            label(value="neither", corrected_text=correction),  # exact duplicate, not counted
+            label("item-9", corrected_text="from 192.168.1.10"),  # never queued: quarantined
+        ],
+    )
+
+    result = materialize_labels(settings)
+
+    assert result.success
+    assert [row[3] for row in stored_labels(settings)] == [
+        "Write to <EMAIL> or call <PHONE>; card <CARD>."
+    ]
+    [(raw_text,)] = query(settings, "select raw_text from raw.quarantined_review_labels")
+    assert json.loads(raw_text)["corrected_text"] == "from <IP>"
+    assert query(
+        settings,
+        "select file_name, field, kind, replacements from raw.ingested_review_files_scrubbed"
+        " order by 2, 3",
+    ) == [
+        ("batch-pii.jsonl", "corrected_text", "card", 1),
+        ("batch-pii.jsonl", "corrected_text", "email", 1),
+        ("batch-pii.jsonl", "corrected_text", "phone", 1),
+        ("batch-pii.jsonl", "raw_text", "ip", 1),
+    ]
+    [labels] = [
+        m
+        for m in result.asset_materializations_for_node("raw_review_labels")
+        if m.asset_key == dg.AssetKey("raw_review_labels")
+    ]
+    assert labels.metadata["scrubbed"].value == {
+        "corrected_text": {"card": 1, "email": 1, "phone": 1},
+        "raw_text": {"ip": 1},
+    }
