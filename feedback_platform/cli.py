@@ -64,6 +64,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     publish.set_defaults(handler=_publish)
 
+    train = commands.add_parser(
+        "train",
+        help="train a local causal LM on a published dataset version with TRL, its weight"
+        " column in effect (needs the `train` extra: pip install feedback-platform[train])",
+    )
+    train.add_argument("--dataset", choices=["preference_pairs", "kto_signals"], required=True)
+    train.add_argument("--version", default="latest", help="a version folder's name, or latest")
+    train.add_argument("--model", required=True, help="folder of the model and its tokenizer")
+    train.add_argument("--out", type=Path, required=True, help="folder for the trained model")
+    train.add_argument("--max-steps", type=int, default=-1, help="stop after N steps (-1: epochs)")
+    train.add_argument("--epochs", type=float, default=1.0)
+    train.add_argument("--batch-size", type=int, default=8)
+    train.add_argument(
+        "--no-bf16", action="store_true", help="train in float32 (TRL's default is bf16)"
+    )
+    train.set_defaults(handler=_train)
+
     demo = commands.add_parser(
         "demo", help="generate drops into an empty landing folder, then run everything"
     )
@@ -103,6 +120,28 @@ def _run(args: argparse.Namespace) -> int:
 
 def _publish(_: argparse.Namespace) -> int:
     return publish(Settings.from_env())
+
+
+def _train(args: argparse.Namespace) -> int:
+    # Imported here: torch and TRL come with the optional `train` extra only.
+    from feedback_platform.train.trl_weighted import load_published, train
+
+    data = load_published(Settings.from_env().datasets_dir, args.dataset, args.version)
+    print(f"Training on {args.dataset} {data.version.version} ({data.version.path})")
+    metrics = train(
+        data,
+        args.model,
+        args.out,
+        max_steps=args.max_steps,
+        num_train_epochs=args.epochs,
+        per_device_train_batch_size=args.batch_size,
+        per_device_eval_batch_size=args.batch_size,
+        **({"bf16": False} if args.no_bf16 else {}),
+    )
+    for name, value in sorted(metrics.items()):
+        print(f"  {name}: {value:.4f}")
+    print(f"Model and {args.out / 'training_data.json'} written to {args.out}")
+    return 0
 
 
 def run_pipeline(settings: Settings, *, full_refresh: bool = False) -> int:
