@@ -76,9 +76,6 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--max-steps", type=int, default=-1, help="stop after N steps (-1: epochs)")
     train.add_argument("--epochs", type=float, default=1.0)
     train.add_argument("--batch-size", type=int, default=8)
-    train.add_argument(
-        "--no-bf16", action="store_true", help="train in float32 (TRL's default is bf16)"
-    )
     train.set_defaults(handler=_train)
 
     demo = commands.add_parser(
@@ -136,7 +133,6 @@ def _train(args: argparse.Namespace) -> int:
         num_train_epochs=args.epochs,
         per_device_train_batch_size=args.batch_size,
         per_device_eval_batch_size=args.batch_size,
-        **({"bf16": False} if args.no_bf16 else {}),
     )
     for name, value in sorted(metrics.items()):
         print(f"  {name}: {value:.4f}")

@@ -246,6 +246,8 @@ def build_trainer(
         "report_to": "none",
         "save_strategy": "no",
         "eval_strategy": "epoch" if data.holdout is not None else "no",
+        # TRL's default, bf16, is refused where no GPU supports it (on the CPU): float32 there.
+        "bf16": torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
     }
     return trainer_class(
         model=model,
