@@ -6,6 +6,10 @@ export PATH := $(BIN):$(PATH)
 # dg compares the active venv with the project's and warns when they differ.
 export VIRTUAL_ENV := $(abspath $(VENV))
 MANIFEST := dbt_project/target/manifest.json
+# The `train` extra's torch (pyproject.toml pins the same), installed on its own first: pip then
+# takes the CPU build on this project's machines, and the extra's packages find it satisfied
+# instead of resolving a torch of their own (a bare or newer torch is a CUDA build of several GB).
+TORCH := torch==2.13.0
 
 # A .venv made by another Python (an upgrade, or another machine's interpreter) cannot be
 # reused: remove it, so the rule below makes a new one with $(PYTHON).
@@ -22,7 +26,8 @@ endif
 $(BIN)/feedback-platform: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e ".[dev,train]"
 	touch $@
 
 # The dbt manifest Dagster loads its dbt assets from, prepared as CI and deployments do.

@@ -65,6 +65,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     publish.set_defaults(handler=_publish)
 
+    train = commands.add_parser(
+        "train",
+        help="train a local causal LM on a published dataset version with TRL, its weight"
+        " column in effect (needs the `train` extra: pip install feedback-platform[train])",
+    )
+    train.add_argument("--dataset", choices=["preference_pairs", "kto_signals"], required=True)
+    train.add_argument("--version", default="latest", help="a version folder's name, or latest")
+    train.add_argument("--model", required=True, help="folder of the model and its tokenizer")
+    train.add_argument("--out", type=Path, required=True, help="folder for the trained model")
+    train.add_argument("--max-steps", type=int, default=-1, help="stop after N steps (-1: epochs)")
+    train.add_argument("--epochs", type=float, default=1.0)
+    train.add_argument("--batch-size", type=int, default=8)
+    train.set_defaults(handler=_train)
+
     demo = commands.add_parser(
         "demo", help="generate drops into an empty landing folder, then run everything"
     )
@@ -120,6 +134,27 @@ def _privacy_status(args: argparse.Namespace) -> int:
         print(f"No privacy request {args.request_id} has been ingested.", file=sys.stderr)
         return 1
     print(status)
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    # Imported here: torch and TRL come with the optional `train` extra only.
+    from feedback_platform.train.trl_weighted import load_published, train
+
+    data = load_published(Settings.from_env().datasets_dir, args.dataset, args.version)
+    print(f"Training on {args.dataset} {data.version.version} ({data.version.path})")
+    metrics = train(
+        data,
+        args.model,
+        args.out,
+        max_steps=args.max_steps,
+        num_train_epochs=args.epochs,
+        per_device_train_batch_size=args.batch_size,
+        per_device_eval_batch_size=args.batch_size,
+    )
+    for name, value in sorted(metrics.items()):
+        print(f"  {name}: {value:.4f}")
+    print(f"Model and {args.out / 'training_data.json'} written to {args.out}")
     return 0
 
 

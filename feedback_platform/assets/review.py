@@ -195,12 +195,6 @@ def write_agreement(con: duckdb.DuckDBPyConnection) -> list[BatchAgreement]:
     return rows
 
 
-class GatedReviewConfig(DbtBuildConfig):
-    dbt_vars: dict[str, int] = {}
-    """dbt vars for this build only, over those of dbt_project.yml (``review_queue_max_items``,
-    ``review_queue_per_segment_quota``): a run can sample another queue without a code change."""
-
-
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
@@ -210,7 +204,7 @@ class GatedReviewConfig(DbtBuildConfig):
 )
 def gated_review_models(
     context: dg.AssetExecutionContext,
-    config: GatedReviewConfig,
+    config: DbtBuildConfig,
     dbt: DbtCliResource,
     platform: PlatformResource,
     duckdb: DuckDBResource,
@@ -218,7 +212,7 @@ def gated_review_models(
     """The review models after the agreement gate: review pairs and the open queue. A dbt step
     of their own, since they read ``review.agreement``, which ``review_agreement`` writes from
     the models before it."""
-    yield from dbt_build(context, config, dbt, platform, duckdb, dbt_vars=config.dbt_vars)
+    yield from dbt_build(context, config, dbt, platform, duckdb)
 
 
 @dg.asset(

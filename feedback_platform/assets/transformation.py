@@ -59,6 +59,10 @@ REPORT_INPUTS = {FCT_SESSIONS, FCT_GENERATIONS}
 class DbtBuildConfig(dg.Config):
     full_refresh: bool = False
     """Rebuild the incremental models from all raw events instead of the newest drops only."""
+    dbt_vars: dict[str, float] = {}
+    """dbt vars for this build only, over those of dbt_project.yml (e.g. ``half_life_days`` for
+    the publication, ``review_queue_max_items`` for the gated review models): a run can try
+    another threshold without a code change."""
 
 
 translator = FeedbackDbtTranslator(
@@ -89,8 +93,9 @@ def dbt_build(
     # The dbt subprocess inherits this process's environment; its profile reads the path here.
     os.environ.update(dbt_environment(settings))
     args = ["build", "--full-refresh"] if config.full_refresh else ["build"]
-    if dbt_vars:
-        args += ["--vars", json.dumps(dict(dbt_vars))]
+    build_vars = {**config.dbt_vars, **(dbt_vars or {})}
+    if build_vars:
+        args += ["--vars", json.dumps(build_vars)]
     # One target folder per home, not one per run: dbt finds the parse it saved last time
     # (about 2 s of every run). Runs that open the warehouse never overlap (pool "duckdb").
     events = dbt.cli(args, context=context, target_path=settings.dbt_target_dir).stream()

@@ -40,7 +40,11 @@ def latest_version(root: Path) -> PublishedVersion | None:
     pointer = root / LATEST
     if not pointer.exists():
         return None
-    name = pointer.read_text(encoding="utf-8").strip()
+    return published_version(root, pointer.read_text(encoding="utf-8").strip())
+
+
+def published_version(root: Path, name: str) -> PublishedVersion:
+    """The version folder ``root/name`` with its manifest (a trainer asks for one by name)."""
     path = root / name
     manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
     return PublishedVersion(version=name, path=path, is_new=False, manifest=manifest)

@@ -40,7 +40,7 @@ final as (
     select
         greatest(newest_event.occurred_at, newest_decision.labeled_at) as as_of,
         cast({{ var('half_life_days') }} as double) as half_life_days,
-        {{ var('holdout_percent') }} as holdout_percent
+        cast({{ var('holdout_percent') }} as {{ dbt.type_int() }}) as holdout_percent
     from newest_event
     cross join newest_decision
 
