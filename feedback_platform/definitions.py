@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from feedback_platform.assets.ingestion import raw_events_freshness, raw_feedback_events
-from feedback_platform.assets.reporting import participation_weekly
+from feedback_platform.assets.reporting import participation_weekly, reporting_models
 from feedback_platform.assets.review import review_agreement, review_queue
 from feedback_platform.assets.review_labels import raw_review_labels
 from feedback_platform.assets.training import contributor_impact, kto_signals, preference_pairs
@@ -36,6 +36,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         assets=[
             raw_assets,
             dbt_models,
+            reporting_models,
             participation_weekly,
             raw_review_labels,
             review_queue,

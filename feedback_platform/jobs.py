@@ -12,7 +12,7 @@ import dagster as dg
 from dagster_dbt import build_dbt_asset_selection
 
 from feedback_platform.assets.ingestion import EVENT_TABLES, DropTables
-from feedback_platform.assets.reporting import participation_weekly
+from feedback_platform.assets.reporting import participation_weekly, reporting_models
 from feedback_platform.assets.review_labels import REVIEW_LABEL_TABLES
 from feedback_platform.assets.training import contributor_impact, kto_signals, preference_pairs
 from feedback_platform.assets.transformation import dbt_models
@@ -20,8 +20,9 @@ from feedback_platform.assets.transformation import dbt_models
 PIPELINE_JOB_NAME = "feedback_pipeline"
 PUBLISH_JOB_NAME = "publish_datasets"
 
-#: Weekly-partitioned assets run per week (schedule, backfills), never in the unpartitioned jobs.
-WEEKLY_REPORTS = dg.AssetSelection.assets(participation_weekly)
+#: Weekly-partitioned assets run per week (schedule, backfills), never in the unpartitioned jobs:
+#: the report's dbt models, then its files.
+WEEKLY_REPORTS = dg.AssetSelection.assets(reporting_models, participation_weekly)
 
 #: The versioned datasets and what is measured against them: published on their own cadence
 #: (schedules.py) and on demand, not by every drop, since each new version re-publishes every

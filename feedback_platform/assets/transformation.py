@@ -20,7 +20,7 @@ from dagster_dbt import (
 from dagster_duckdb import DuckDBResource
 
 from feedback_platform.assets.dbt_metadata import with_table_metadata
-from feedback_platform.assets.reporting import PARTICIPATION_WEEKLY, stale_report_weeks
+from feedback_platform.assets.report_weeks import PARTICIPATION_WEEKLY, stale_report_weeks
 from feedback_platform.dbt_project import dbt_environment, dbt_project
 from feedback_platform.resources import PlatformResource
 
