@@ -171,6 +171,12 @@ def read_week(con: duckdb.DuckDBPyConnection, week_start: date) -> WeekFigures:
     skew = con.execute(
         f"select {_columns(Skew)} from {SKEW_TABLE} where week_start = $week_start", week
     ).fetchone()
+    if skew is None:  # every built week has its skew row: this week's models never ran
+        raise dg.Failure(
+            f"The week of {week_start} has no figures yet: materialize `reporting_models` for it"
+            " first (the `participation_report` job, and a backfill of the `reporting` group,"
+            " run both)."
+        )
     history = con.execute(
         f"""
         select chart_week_start, series, sessions, sessions_with_explicit_feedback
