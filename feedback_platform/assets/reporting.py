@@ -109,6 +109,7 @@ class WeekFigures:
 
 @dg.asset(
     partitions_def=weekly_partitions,
+    backfill_policy=dg.BackfillPolicy.multi_run(1),  # a week a run, as its dbt models
     deps=[reporting_models],
     pool="duckdb",
     kinds={"duckdb"},
