@@ -6,7 +6,7 @@ import dagster as dg
 
 from feedback_platform.assets.ingestion import raw_events_freshness, raw_feedback_events
 from feedback_platform.assets.privacy import raw_privacy_requests
-from feedback_platform.assets.reporting import participation_weekly
+from feedback_platform.assets.reporting import participation_weekly, reporting_models
 from feedback_platform.assets.review import (
     gated_review_models,
     review_agreement,
@@ -53,6 +53,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         assets=[
             raw_assets,
             dbt_models,
+            reporting_models,
             participation_weekly,
             raw_review_labels,
             raw_privacy_requests,

@@ -13,7 +13,7 @@ from dagster_dbt import build_dbt_asset_selection
 
 from feedback_platform.assets.ingestion import EVENT_TABLES, DropTables
 from feedback_platform.assets.privacy import PRIVACY_TABLES
-from feedback_platform.assets.reporting import participation_weekly
+from feedback_platform.assets.reporting import participation_weekly, reporting_models
 from feedback_platform.assets.review import review_agreement
 from feedback_platform.assets.review_labels import REVIEW_LABEL_TABLES
 from feedback_platform.assets.training import (
@@ -27,8 +27,9 @@ from feedback_platform.assets.transformation import dbt_models
 PIPELINE_JOB_NAME = "feedback_pipeline"
 PUBLISH_JOB_NAME = "publish_datasets"
 
-#: Weekly-partitioned assets run per week (schedule, backfills), never in the unpartitioned jobs.
-WEEKLY_REPORTS = dg.AssetSelection.assets(participation_weekly)
+#: Weekly-partitioned assets run per week (schedule, backfills), never in the unpartitioned jobs:
+#: the report's dbt models, then its files.
+WEEKLY_REPORTS = dg.AssetSelection.assets(reporting_models, participation_weekly)
 
 #: The versioned datasets and what is measured against them, with the dbt models of their rows
 #: (models/publication): published on their own cadence (schedules.py) and on demand, not by
@@ -48,6 +49,11 @@ DBT_SEEDS = build_dbt_asset_selection([dbt_models], dbt_select="resource_type:se
 REVIEW_GATE = build_dbt_asset_selection(
     [dbt_models], dbt_select="path:models/review"
 ) | dg.AssetSelection.assets(review_agreement)
+
+
+#: Who is out of training data (from privacy requests): the queue a drop rebuilds reads it, and
+#: no event or label drop is upstream of it (on a new home it does not exist yet).
+TRAINING_OPT_OUTS = build_dbt_asset_selection([dbt_models], dbt_select="int_training_opt_outs")
 
 
 def _ingest_job(
@@ -74,13 +80,14 @@ ingest_events_job = _ingest_job(
     "ingest_events",
     EVENT_TABLES,
     "Ingest event drops and rebuild the dbt models and the review queue.",
-    also=DBT_SEEDS | REVIEW_GATE,
+    also=DBT_SEEDS | REVIEW_GATE | TRAINING_OPT_OUTS,
 )
 
 ingest_reviews_job = _ingest_job(
     "ingest_reviews",
     REVIEW_LABEL_TABLES,
     "Ingest review label drops and rebuild agreement and the review queue.",
+    also=TRAINING_OPT_OUTS,
 )
 
 #: A request drop's run records the requests and who is now out of training data; the queue,
@@ -88,8 +95,7 @@ ingest_reviews_job = _ingest_job(
 #: the publication's). Not downstream of it all: a home may get a request before any event.
 ingest_privacy_job = dg.define_asset_job(
     "ingest_privacy_requests",
-    selection=dg.AssetSelection.assets(*PRIVACY_TABLES.keys)
-    | build_dbt_asset_selection([dbt_models], dbt_select="int_training_opt_outs"),
+    selection=dg.AssetSelection.assets(*PRIVACY_TABLES.keys) | TRAINING_OPT_OUTS,
     description="Record privacy request drops (erasure, training consent) in"
     " raw.privacy_requests and rebuild who is out of training data.",
     executor_def=dg.in_process_executor,

@@ -1,10 +1,10 @@
 """The tables the platform's Python writes, in one place, and ``ensure_schema`` that creates them.
 
-dbt owns its own schemas (staging, intermediate, marts); everything here is written by the
-platform itself: the raw tables and ledgers ingestion fills, the review loop's tables, the
-weekly reports and the training schema. ``ensure_schema`` runs once per connection, when the
-warehouse is opened for writing (``warehouse.py``); every statement is ``if not exists``, so
-existing warehouses keep their tables and rows.
+dbt owns its own schemas (staging, intermediate, marts, and reports: the weekly report's
+tables); everything here is written by the platform itself: the raw tables and ledgers
+ingestion fills, the review loop's tables and the training schema. ``ensure_schema`` runs once
+per connection, when the warehouse is opened for writing (``warehouse.py``); every statement is
+``if not exists``, so existing warehouses keep their tables and rows.
 """
 
 from __future__ import annotations
@@ -15,10 +15,6 @@ EVENTS_LEDGER = "raw.ingested_files"
 REVIEW_LEDGER = "raw.ingested_review_files"
 PRIVACY_LEDGER = "raw.ingested_privacy_files"
 PRIVACY_REQUESTS_TABLE = "raw.privacy_requests"
-
-PARTICIPATION_TABLE = "reports.participation_weekly"
-SKEW_TABLE = "reports.participation_skew_weekly"
-REPORT_INPUTS_TABLE = "reports.participation_report_inputs"
 
 AGREEMENT_TABLE = "review.agreement"
 
@@ -175,42 +171,6 @@ create or replace table {AGREEMENT_TABLE} (
 )
 """
 
-REPORTS_DDL = f"""
-create schema if not exists reports;
-
-create table if not exists {PARTICIPATION_TABLE} (
-    week_start date not null,
-    dimension varchar not null,          -- all | user_segment | model_version
-    dimension_value varchar not null,    -- 'all' on the total row, 'unknown' when not sent
-    sessions bigint not null,
-    sessions_with_explicit_feedback bigint not null,
-    explicit_participation_rate double,  -- null only when there are no sessions
-    users bigint not null,
-    users_with_explicit_feedback bigint not null,
-    generations bigint not null,
-    implicit_coverage double,            -- null only when there are no generations
-    explicit_participation_rate_change double,  -- minus the previous week's rate
-    primary key (week_start, dimension, dimension_value)
-);
-
-create table if not exists {REPORT_INPUTS_TABLE} (
-    week_start date not null primary key,
-    newest_input_ingested_at timestamp  -- of the marts' rows the week's report read
-);
-
-create table if not exists {SKEW_TABLE} (
-    week_start date not null primary key,
-    sessions bigint not null,
-    sessions_with_explicit_feedback bigint not null,
-    completed_share_all double,
-    completed_share_explicit double,
-    completed_share_diff_pp double,
-    edit_rate_all double,
-    edit_rate_explicit double,
-    edit_rate_diff_pp double
-);
-"""
-
 #: Privacy requests keep no user id. ``user_key`` (the HMAC the events store) is kept until the
 #: request is carried out, since finding the user's rows in raw text needs it, and then cleared
 #: for an erasure; ``subject_hash`` (``sha256`` of the key) stays, so the record of an erasure
@@ -258,7 +218,6 @@ SCHEMA_DDL = "\n".join(
         scrub_ledger_ddl(REVIEW_LEDGER),
         PRIVACY_DDL,
         ledger_ddl(PRIVACY_LEDGER),
-        REPORTS_DDL,
         TRAINING_SCHEMA_DDL,
     ]
 )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from feedback_platform.assets.reporting import PARTICIPATION_WEEKLY
+from feedback_platform.assets.report_weeks import PARTICIPATION_WEEKLY
 from feedback_platform.ingest.landing import drop_files
 from feedback_platform.ingest.ledger_mirror import mirror_key, read_mirror
 from feedback_platform.ingest.readers import SUPPORTED_SUFFIXES
@@ -153,7 +153,7 @@ def stale_reports_sensor(context: dg.RunStatusSensorContext):
     again each complete week whose data it changed.
 
     The run's dbt step observes ``participation_weekly`` for every week whose report read rows
-    that have been rebuilt since (``reporting.stale_report_weeks``); this sensor turns those
+    that have been rebuilt since (``report_weeks.stale_report_weeks``); this sensor turns those
     observations, read from the run's event log, into one report run per week. The CLI's runs
     are left out: ``feedback-platform run`` reports its weeks itself.
     """

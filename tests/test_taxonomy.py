@@ -72,7 +72,7 @@ BUILD_WITH_THE_COPY = textwrap.dedent(
     dbt_project.preparer.prepare(dbt_project)
 
     from feedback_platform.assets.ingestion import raw_feedback_events
-    from feedback_platform.assets.reporting import participation_weekly
+    from feedback_platform.assets.reporting import participation_weekly, reporting_models
     from feedback_platform.assets.transformation import dbt_models
     from feedback_platform.resources import build_resources
     from feedback_platform.settings import Settings
@@ -85,7 +85,8 @@ BUILD_WITH_THE_COPY = textwrap.dedent(
         run_config=config,
     ).success
     assert dg.materialize(
-        [participation_weekly], resources=resources, instance=instance, partition_key="{WEEK}"
+        [reporting_models, participation_weekly], resources=resources, instance=instance,
+        partition_key="{WEEK}",
     ).success
     """
 )

@@ -64,9 +64,6 @@ def test_the_platform_tables_exist_once_a_connection_may_write_and_keep_their_ro
         "raw.quarantined_privacy_requests",
         "raw.quarantined_review_labels",
         "raw.review_labels",
-        "reports.participation_report_inputs",
-        "reports.participation_skew_weekly",
-        "reports.participation_weekly",
         "review.review_items",
     ]
     assert query(settings, "select * from raw.drop_sha256") == [("k", "abc")]
@@ -77,10 +74,10 @@ def test_the_platform_tables_exist_once_a_connection_may_write_and_keep_their_ro
 def test_a_read_only_connection_creates_nothing(settings):
     with open_warehouse(settings) as con:
         con.execute("create table scratch (x integer)")
-        con.execute("drop schema reports cascade")
+        con.execute("drop schema training cascade")
     with open_warehouse(settings, read_only=True) as con:
         assert con.execute(
-            "select count(*) from information_schema.schemata where schema_name = 'reports'"
+            "select count(*) from information_schema.schemata where schema_name = 'training'"
         ).fetchone() == (0,)
 
 

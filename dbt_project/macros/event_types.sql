@@ -20,3 +20,16 @@
     {%- endfor -%}
     {{ event_types_where(conditions | join(' or ')) }}
 {%- endmacro %}
+
+{#-
+    Whether an event type of the taxonomy seed counts as explicit feedback, or as an implicit
+    signal (class `implicit` or `session`, task completion), from its `signal_class` column:
+    the staged events and the weekly report's list of types both ask here.
+-#}
+{% macro is_explicit_feedback_class(signal_class) -%}
+    coalesce({{ signal_class }} = 'explicit', false)
+{%- endmacro %}
+
+{% macro is_implicit_signal_class(signal_class) -%}
+    coalesce({{ signal_class }} in ('implicit', 'session'), false)
+{%- endmacro %}

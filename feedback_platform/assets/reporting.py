@@ -2,263 +2,67 @@
 
 Who gives explicit feedback at all, by segment and model version, week over week, and how the
 sessions that carry feedback differ from all sessions (the selection bias of explicit
-feedback). Everything is aggregated in DuckDB from the marts; Python only formats the result.
+feedback). The figures are dbt models (``dbt_project/models/reporting``), built one week at a
+time by the partitioned dbt assets ``reporting_models``, which pass the week as dbt vars; the
+asset ``participation_weekly`` then reads that week's rows and writes the report and its chart.
 """
 
 import base64
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, fields
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+from dagster_dbt import DbtCliResource, dbt_assets
 from dagster_duckdb import DuckDBResource
 
+from feedback_platform.assets.report_weeks import weekly_partitions
+from feedback_platform.assets.transformation import DbtBuildConfig, dbt_build, translator
+from feedback_platform.dbt_project import dbt_project, dbt_vars
 from feedback_platform.resources import PlatformResource
-from feedback_platform.schema import PARTICIPATION_TABLE, REPORT_INPUTS_TABLE, SKEW_TABLE
-from feedback_platform.warehouse import transaction
 
-FCT_SESSIONS = dg.AssetKey(["marts", "fct_sessions"])
-FCT_GENERATIONS = dg.AssetKey(["marts", "fct_generations"])
-PARTICIPATION_WEEKLY = dg.AssetKey("participation_weekly")
+#: The dbt models' tables (aliases of the models in dbt_project/models/reporting).
+PARTICIPATION_TABLE = "reports.participation_weekly"
+SKEW_TABLE = "reports.participation_skew_weekly"
+CHART_TABLE = "reports.participation_chart_weekly"
+SIGNAL_TYPES_TABLE = "reports.participation_signal_types"
 
-#: Weeks start on Monday 00:00 UTC. The first week is early enough for any demo data.
-weekly_partitions = dg.WeeklyPartitionsDefinition(
-    start_date="2026-01-05", day_offset=1, timezone="UTC"
+#: Weeks of history the chart shows, this week included: the dbt var the chart's model (and the
+#: staleness of a week's report) reads too.
+CHART_WEEKS = dbt_vars()["report_chart_weeks"]
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=translator,
+    select="path:models/reporting",
+    partitions_def=weekly_partitions,
+    # one week a run (dagster-dbt would build a backfill's weeks in one run): the models build
+    # the one week their vars name
+    backfill_policy=dg.BackfillPolicy.multi_run(1),
+    pool="duckdb",
 )
-
-#: Weeks of history the chart shows, this week included.
-CHART_WEEKS = 8
-
-#: Which grouping set a row of ``group by grouping sets`` belongs to, as (dimension, value).
-_DIMENSION_COLUMNS = """
-        case
-            when grouping(user_segment) = 0 then 'user_segment'
-            when grouping(model_version) = 0 then 'model_version'
-            else 'all'
-        end as dimension,
-        case
-            when grouping(user_segment) = 0 then user_segment
-            when grouping(model_version) = 0 then model_version
-            else 'all'
-        end as dimension_value"""
-
-# A session counts in the week it started, under its segment and the model of its first
-# generation; a generation in the week it was shown, under its own model and segment (the
-# session's segment when the generation event did not carry one).
-_PARTICIPATION_SQL = f"""
-insert into {PARTICIPATION_TABLE}
-with sessions as (
-    select
-        started_at >= $week_start as in_week,
-        user_key,
-        coalesce(user_segment, 'unknown') as user_segment,
-        coalesce(model_version, 'unknown') as model_version,
-        has_explicit_feedback
-    from marts.fct_sessions
-    where started_at >= $previous_week_start and started_at < $week_end
-),
-session_stats as (
-    select
-        in_week,
-        {_DIMENSION_COLUMNS},
-        count(*) as sessions,
-        count(*) filter (where has_explicit_feedback) as sessions_with_explicit_feedback,
-        count(distinct user_key) as users,
-        count(distinct user_key) filter (where has_explicit_feedback)
-            as users_with_explicit_feedback
-    from sessions
-    group by grouping sets ((in_week), (in_week, user_segment), (in_week, model_version))
-),
-generations as (
-    select
-        coalesce(g.user_segment, s.user_segment, 'unknown') as user_segment,
-        coalesce(g.model_version, 'unknown') as model_version,
-        g.has_implicit_signal
-    from marts.fct_generations as g
-    left join marts.fct_sessions as s on g.session_id = s.session_id
-    where g.generated_at >= $week_start and g.generated_at < $week_end
-),
-generation_stats as (
-    select
-        {_DIMENSION_COLUMNS},
-        count(*) as generations,
-        count(*) filter (where has_implicit_signal) as generations_with_implicit_signal
-    from generations
-    group by grouping sets ((), (user_segment), (model_version))
-),
-current_week as (select * from session_stats where in_week),
-previous_week as (select * from session_stats where not in_week),
-keys as (
-    select 'all' as dimension, 'all' as dimension_value  -- an empty week still has its row
-    union
-    select dimension, dimension_value from current_week
-    union
-    select dimension, dimension_value from generation_stats
-),
-rates as (
-    select
-        keys.dimension,
-        keys.dimension_value,
-        coalesce(cur.sessions, 0) as sessions,
-        coalesce(cur.sessions_with_explicit_feedback, 0) as sessions_with_explicit_feedback,
-        cur.sessions_with_explicit_feedback / nullif(cur.sessions, 0)
-            as explicit_participation_rate,
-        coalesce(cur.users, 0) as users,
-        coalesce(cur.users_with_explicit_feedback, 0) as users_with_explicit_feedback,
-        coalesce(gen.generations, 0) as generations,
-        gen.generations_with_implicit_signal / nullif(gen.generations, 0) as implicit_coverage,
-        prev.sessions_with_explicit_feedback / nullif(prev.sessions, 0) as previous_rate
-    from keys
-    left join current_week as cur
-        on keys.dimension = cur.dimension and keys.dimension_value = cur.dimension_value
-    left join previous_week as prev
-        on keys.dimension = prev.dimension and keys.dimension_value = prev.dimension_value
-    left join generation_stats as gen
-        on keys.dimension = gen.dimension and keys.dimension_value = gen.dimension_value
-)
-select
-    $week_start::date,
-    dimension,
-    dimension_value,
-    sessions,
-    sessions_with_explicit_feedback,
-    explicit_participation_rate::double,
-    users,
-    users_with_explicit_feedback,
-    generations,
-    implicit_coverage::double,
-    (explicit_participation_rate - previous_rate)::double
-from rates
-"""
-
-# Selection bias: the outcome mix of the sessions that carry explicit feedback against all of
-# the week's sessions. Edit rate = share of the sessions' generations edited beyond whitespace.
-_SKEW_SQL = f"""
-insert into {SKEW_TABLE}
-with sessions as (
-    select session_id, has_explicit_feedback, outcome = 'completed' as is_completed
-    from marts.fct_sessions
-    where started_at >= $week_start and started_at < $week_end
-),
-generations as (
-    select s.has_explicit_feedback, g.is_edited
-    from marts.fct_generations as g
-    inner join sessions as s on g.session_id = s.session_id
-),
-session_mix as (
-    select
-        count(*) as sessions,
-        count(*) filter (where has_explicit_feedback) as sessions_with_explicit_feedback,
-        avg(is_completed::int) as completed_share_all,
-        avg(is_completed::int) filter (where has_explicit_feedback) as completed_share_explicit
-    from sessions
-),
-edit_mix as (
-    select
-        avg(is_edited::int) as edit_rate_all,
-        avg(is_edited::int) filter (where has_explicit_feedback) as edit_rate_explicit
-    from generations
-)
-select
-    $week_start::date,
-    sessions,
-    sessions_with_explicit_feedback,
-    completed_share_all,
-    completed_share_explicit,
-    100 * (completed_share_explicit - completed_share_all),
-    edit_rate_all,
-    edit_rate_explicit,
-    100 * (edit_rate_explicit - edit_rate_all)
-from session_mix, edit_mix
-"""
-
-# When the newest row a week's report reads was ingested (the marts stamp every row they rebuild
-# with its batch): the sessions that started in the week or in the weeks before it that the
-# chart shows (the week over week change reads the previous one, and a generation's segment its
-# session), and the generations shown in the week or the next (the skew reads the generations of
-# the week's sessions, which are shown by then unless a session lasts over a week). A report is
-# stale when this moved on. Two scans of two columns: no join of the marts.
-_INPUT_STAMPS_SQL = f"""
-with session_weeks as (
-    select date_trunc('week', started_at)::date as week_start, max(batch_ingested_at) as stamp
-    from marts.fct_sessions
-    group by all
-),
-generation_weeks as (
-    select date_trunc('week', generated_at)::date as week_start, max(batch_ingested_at) as stamp
-    from marts.fct_generations
-    group by all
-),
-final as (
-    select
-        weeks.week_start,
-        greatest(
-            (select max(stamp) from session_weeks as earlier
-             where earlier.week_start between weeks.week_start - interval {CHART_WEEKS - 1} week
-                and weeks.week_start),
-            (select max(stamp) from generation_weeks
-             where generation_weeks.week_start between weeks.week_start
-                and weeks.week_start + interval 1 week)
-        ) as newest_input_ingested_at
-    from session_weeks as weeks
-)
-select week_start, newest_input_ingested_at from final
-"""
+def reporting_models(
+    context: dg.AssetExecutionContext,
+    config: DbtBuildConfig,
+    dbt: DbtCliResource,
+    platform: PlatformResource,
+    duckdb: DuckDBResource,
+):
+    """The report's figures for the partition's week: each model replaces that week's rows."""
+    yield from dbt_build(context, config, dbt, platform, duckdb, dbt_vars=week_vars(context))
 
 
-def weeks_with_new_inputs(con: duckdb.DuckDBPyConnection) -> set[date]:
-    """Weeks with sessions whose report was never written or read rows that have since been
-    rebuilt: the weeks a run has to report again."""
-    stamps = dict(con.execute(_INPUT_STAMPS_SQL).fetchall())
-    try:
-        built = dict(
-            con.execute(
-                f"select week_start, newest_input_ingested_at from {REPORT_INPUTS_TABLE}"
-            ).fetchall()
-        )
-    except duckdb.CatalogException:  # a read-only connection to a home with no report yet
-        built = {}
+def week_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
+    """The partition's week as the dbt vars the reporting models read (ISO dates, the end
+    exclusive), as dagster-open-platform passes a partition's time window to its models."""
+    window = context.partition_time_window
     return {
-        week
-        for week, stamp in stamps.items()
-        if week not in built or (stamp is not None and (built[week] is None or built[week] < stamp))
+        "week_start": window.start.date().isoformat(),
+        "week_end": window.end.date().isoformat(),
     }
-
-
-def stale_report_weeks(con: duckdb.DuckDBPyConnection, *, every_week: bool = False) -> list[str]:
-    """Partition keys of the complete weeks (ended, with sessions) whose report is missing or
-    read rows rebuilt since; with ``every_week``, of every complete week. The dbt step asks this
-    after each build, so reports follow the data in the UI as in the CLI."""
-    weeks = con.execute(
-        "select distinct strftime(date_trunc('week', started_at), '%Y-%m-%d')"
-        " from marts.fct_sessions order by 1"
-    ).fetchall()
-    ended = set(weekly_partitions.get_partition_keys())
-    changed = set() if every_week else {week.isoformat() for week in weeks_with_new_inputs(con)}
-    return [week for (week,) in weeks if week in ended and (every_week or week in changed)]
-
-
-# Explicit participation by week and segment for the chart, from the marts (not from earlier
-# partitions of this table), so a partition never depends on the order weeks were backfilled.
-_HISTORY_SQL = """
-with sessions as (
-    select
-        date_trunc('week', started_at)::date as week_start,
-        coalesce(user_segment, 'unknown') as user_segment,
-        has_explicit_feedback
-    from marts.fct_sessions
-    where started_at >= $chart_start and started_at < $week_end
-)
-select
-    week_start,
-    case when grouping(user_segment) = 0 then user_segment else 'all' end as series,
-    count(*) as sessions,
-    count(*) filter (where has_explicit_feedback) as sessions_with_explicit_feedback
-from sessions
-group by grouping sets ((week_start), (week_start, user_segment))
-order by 1, 2
-"""
 
 
 @dataclass(frozen=True)
@@ -285,9 +89,28 @@ class Skew:
     edit_rate_diff_pp: float | None
 
 
+@dataclass(frozen=True)
+class SignalTypes:
+    """The event types the report counts, as the taxonomy seed says, for its prose."""
+
+    explicit: list[str]
+    implicit: list[str]
+
+
+@dataclass(frozen=True)
+class WeekFigures:
+    """What a week's report shows, as the dbt models built it."""
+
+    rows: list[WeekRow]  # the ``all`` row first
+    skew: Skew
+    history: list[tuple]  # (week, series, sessions, with explicit feedback), for the chart
+    signal_types: SignalTypes
+
+
 @dg.asset(
     partitions_def=weekly_partitions,
-    deps=[FCT_SESSIONS, FCT_GENERATIONS],
+    backfill_policy=dg.BackfillPolicy.multi_run(1),  # a week a run, as its dbt models
+    deps=[reporting_models],
     pool="duckdb",
     kinds={"duckdb"},
     group_name="reporting",
@@ -296,27 +119,25 @@ class Skew:
 def participation_weekly(
     context: dg.AssetExecutionContext, platform: PlatformResource, duckdb: DuckDBResource
 ) -> dg.MaterializeResult:
-    """Explicit participation (sessions and users with any thumbs, rating, comment, correction
-    or prefer), implicit-signal coverage, by segment and model version, week over week, plus
-    the selection bias of explicit feedback. Writes ``reports.participation_weekly``,
-    ``reports.participation_skew_weekly`` and ``reports/participation/<week_start>.md`` with
-    its chart, and records in ``reports.participation_report_inputs`` when the newest row it
-    read was ingested (``feedback-platform run`` reports a week again only after that moves)."""
+    """Explicit participation (sessions and users with any explicit feedback), implicit-signal
+    coverage, by segment and model version, week over week, plus the selection bias of explicit
+    feedback: ``reports/participation/<week_start>.md`` with its chart, from the week's rows of
+    ``reports.participation_weekly``, ``reports.participation_skew_weekly`` and
+    ``reports.participation_chart_weekly``, which ``reporting_models`` built just before (and
+    which record in ``reports.participation_report_inputs`` when the newest row they read was
+    ingested: ``feedback-platform run`` reports a week again only after that moves)."""
     week_start = date.fromisoformat(context.partition_key)
     with duckdb.get_connection() as con:
-        rows, skew, history = write_week(con, week_start)
+        week = read_week(con, week_start)
 
     path = platform.settings().reports_dir / "participation" / f"{week_start}.md"
-    chart = write_chart(path.with_suffix(".png"), week_start, history)
-    markdown = render_markdown(week_start, rows, skew, chart_src=chart.name)
-    path.write_text(markdown, encoding="utf-8")
+    chart = write_chart(path.with_suffix(".png"), week_start, week.history)
+    path.write_text(render_markdown(week_start, week, chart_src=chart.name), encoding="utf-8")
     embedded = base64.b64encode(chart.read_bytes()).decode("ascii")
-    ui_markdown = render_markdown(
-        week_start, rows, skew, chart_src=f"data:image/png;base64,{embedded}"
-    )
+    ui_markdown = render_markdown(week_start, week, chart_src=f"data:image/png;base64,{embedded}")
 
-    total = rows[0]
-    context.log.info(f"{week_start}: {summary(week_start, rows, skew)}")
+    total = week.rows[0]
+    context.log.info(f"{week_start}: {summary(week_start, week.rows, week.skew)}")
     return dg.MaterializeResult(
         metadata={
             "report": dg.MetadataValue.md(ui_markdown),
@@ -328,76 +149,60 @@ def participation_weekly(
                 else float("nan")
             ),
             "sessions": total.sessions,
-            "dagster/row_count": len(rows),
+            "dagster/row_count": len(week.rows),
         }
     )
 
 
-def write_week(
-    con: duckdb.DuckDBPyConnection, week_start: date
-) -> tuple[list[WeekRow], Skew, list[tuple]]:
-    """Replace the week's rows of both report tables in one transaction; return what the report
-    shows: the week's rows (the ``all`` row first), its skew figures and the chart history."""
-    start = datetime.combine(week_start, datetime.min.time())
-    end = datetime.combine(week_start + timedelta(days=7), datetime.min.time())
-    _replace_week(con, week_start, start, end)
-    return _week_rows(con, start), _week_skew(con, start), _week_history(con, start, end)
+def _columns(row_type: type) -> str:
+    return ", ".join(field.name for field in fields(row_type))
 
 
-def _replace_week(
-    con: duckdb.DuckDBPyConnection, week_start: date, start: datetime, end: datetime
-) -> None:
-    """The week's participation and skew rows and its input stamp, in one transaction."""
-    params = {"week_start": start, "week_end": end}
-    with transaction(con):
-        for table in (PARTICIPATION_TABLE, SKEW_TABLE):
-            con.execute(
-                f"delete from {table} where week_start = $week_start", {"week_start": start}
-            )
-        con.execute(
-            _PARTICIPATION_SQL, {**params, "previous_week_start": start - timedelta(days=7)}
+def read_week(con: duckdb.DuckDBPyConnection, week_start: date) -> WeekFigures:
+    """The week's rows of the report's tables, and the event types its prose names."""
+    week = {"week_start": week_start}
+    rows = con.execute(
+        f"""
+        select {_columns(WeekRow)} from {PARTICIPATION_TABLE}
+        where week_start = $week_start
+        order by dimension <> 'all', dimension desc, dimension_value
+        """,
+        week,
+    ).fetchall()
+    skew = con.execute(
+        f"select {_columns(Skew)} from {SKEW_TABLE} where week_start = $week_start", week
+    ).fetchone()
+    if skew is None:  # every built week has its skew row: this week's models never ran
+        raise dg.Failure(
+            f"The week of {week_start} has no figures yet: materialize `reporting_models` for it"
+            " first (the `participation_report` job, and a backfill of the `reporting` group,"
+            " run both)."
         )
-        con.execute(_SKEW_SQL, params)
-        con.execute(
-            f"insert or replace into {REPORT_INPUTS_TABLE}"
-            f" select * from ({_INPUT_STAMPS_SQL}) where week_start = $week_start",
-            {"week_start": week_start},
-        )
-
-
-def _week_rows(con: duckdb.DuckDBPyConnection, start: datetime) -> list[WeekRow]:
-    """The week's report rows, the ``all`` row first."""
-    return [
-        WeekRow(*row)
-        for row in con.execute(
-            f"""
-            select * exclude (week_start) from {PARTICIPATION_TABLE}
-            where week_start = $week_start
-            order by dimension <> 'all', dimension desc, dimension_value
-            """,
-            {"week_start": start},
-        ).fetchall()
-    ]
-
-
-def _week_skew(con: duckdb.DuckDBPyConnection, start: datetime) -> Skew:
-    return Skew(
-        *con.execute(
-            f"""
-            select * exclude (week_start, sessions, sessions_with_explicit_feedback)
-            from {SKEW_TABLE} where week_start = $week_start
-            """,
-            {"week_start": start},
-        ).fetchone()
+    history = con.execute(
+        f"""
+        select chart_week_start, series, sessions, sessions_with_explicit_feedback
+        from {CHART_TABLE} where week_start = $week_start
+        order by chart_week_start, series
+        """,
+        week,
+    ).fetchall()
+    return WeekFigures(
+        rows=[WeekRow(*row) for row in rows],
+        skew=Skew(*skew),
+        history=history,
+        signal_types=_signal_types(con),
     )
 
 
-def _week_history(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> list[tuple]:
-    """Sessions and those with explicit feedback per week and segment, for the chart."""
-    return con.execute(
-        _HISTORY_SQL,
-        {"chart_start": start - timedelta(weeks=CHART_WEEKS - 1), "week_end": end},
+def _signal_types(con: duckdb.DuckDBPyConnection) -> SignalTypes:
+    types = con.execute(
+        f"select event_type, is_explicit_feedback, is_implicit_signal from {SIGNAL_TYPES_TABLE}"
+        " order by event_type"
     ).fetchall()
+    return SignalTypes(
+        explicit=[name for name, explicit, _ in types if explicit],
+        implicit=[name for name, _, implicit in types if implicit],
+    )
 
 
 def write_chart(path: Path, week_start: date, history: list[tuple]) -> Path:
@@ -498,7 +303,8 @@ def summary(week_start: date, rows: list[WeekRow], skew: Skew) -> str:
     return " ".join(sentences)
 
 
-def render_markdown(week_start: date, rows: list[WeekRow], skew: Skew, *, chart_src: str) -> str:
+def render_markdown(week_start: date, week: WeekFigures, *, chart_src: str) -> str:
+    rows, skew, types = week.rows, week.skew, week.signal_types
     week_end = week_start + timedelta(days=6)
     lines = [
         f"# Participation report: week of {week_start} (Monday) to {week_end} (UTC)",
@@ -509,9 +315,9 @@ def render_markdown(week_start: date, rows: list[WeekRow], skew: Skew, *, chart_
         "",
         "## Participation",
         "",
-        "Explicit feedback: thumbs, rating, comment, correction, prefer. Implicit coverage: "
-        "share of generations with any implicit signal (edit, regenerate, copy, share, view, "
-        "task completion). Change: this week's rate minus the previous week's, in points.",
+        f"Explicit feedback: {', '.join(types.explicit)}. Implicit coverage: share of "
+        f"generations with any implicit signal ({', '.join(types.implicit)}). Change: this "
+        "week's rate minus the previous week's, in points.",
         "",
         "| dimension | value | sessions | with explicit feedback | participation rate "
         "| change | users | users with explicit feedback | generations | implicit coverage |",

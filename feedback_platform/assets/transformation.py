@@ -22,10 +22,9 @@ from dagster_dbt import (
 from dagster_duckdb import DuckDBResource
 
 from feedback_platform.assets.dbt_metadata import with_table_metadata
-from feedback_platform.assets.reporting import (
-    FCT_GENERATIONS,
-    FCT_SESSIONS,
+from feedback_platform.assets.report_weeks import (
     PARTICIPATION_WEEKLY,
+    WEEKLY_REPORT_INPUTS_KEY,
     stale_report_weeks,
 )
 from feedback_platform.dbt_project import dbt_environment, dbt_project
@@ -50,10 +49,6 @@ class FeedbackDbtTranslator(DagsterDbtTranslator):
         spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
         description = manifest["nodes"].get(unique_id, {}).get("description")
         return spec._replace(description=description) if spec and description else spec
-
-
-#: The marts the weekly reports read.
-REPORT_INPUTS = {FCT_SESSIONS, FCT_GENERATIONS}
 
 
 class DbtBuildConfig(dg.Config):
@@ -98,16 +93,19 @@ def dbt_build(
         args += ["--vars", json.dumps(build_vars)]
     # One target folder per home, not one per run: dbt finds the parse it saved last time
     # (about 2 s of every run). Runs that open the warehouse never overlap (pool "duckdb").
-    events = dbt.cli(args, context=context, target_path=settings.dbt_target_dir).stream()
+    # dbt parses again from scratch when the vars change (9 s under load), so builds with vars
+    # (a week of the reports) keep a folder of their own and the core build keeps its parse.
+    target = settings.dbt_target_dir / "with_vars" if build_vars else settings.dbt_target_dir
+    events = dbt.cli(args, context=context, target_path=target).stream()
     yield from with_table_metadata(context, duckdb, events, dbt_project.manifest_path)
-    keep_run_results(settings.dbt_target_dir, context.op_execution_context.op.name)
+    keep_run_results(target, settings.dbt_target_dir, context.op_execution_context.op.name)
 
 
-def keep_run_results(target_dir: Path, step: str) -> Path:
+def keep_run_results(target_dir: Path, home_target_dir: Path, step: str) -> Path:
     """Copy the build's ``run_results.json`` to ``run_results/<step>.json``: a run makes one
     dbt build per dbt step (core, gated review, publication, a report week), each of which
     overwrites the last, and the timings of every node stay readable after the run."""
-    kept = target_dir / "run_results" / f"{step}.json"
+    kept = home_target_dir / "run_results" / f"{step}.json"
     kept.parent.mkdir(exist_ok=True)
     shutil.copyfile(target_dir / "run_results.json", kept)
     return kept
@@ -130,7 +128,7 @@ def dbt_models(
     yield from dbt_build(context, config, dbt, platform, duckdb)
     # Only a build of what the reports read can make one stale (a privacy request's run
     # rebuilds who is out of training data, on a home that may have no marts yet).
-    if context.selected_asset_keys & REPORT_INPUTS:
+    if WEEKLY_REPORT_INPUTS_KEY in context.selected_asset_keys:
         observe_stale_reports(context, duckdb, every_week=config.full_refresh)
 
 

@@ -16,7 +16,7 @@ import pytest
 from pytest import approx
 
 from feedback_platform.assets.ingestion import raw_feedback_events
-from feedback_platform.assets.reporting import participation_weekly
+from feedback_platform.assets.reporting import participation_weekly, reporting_models
 from feedback_platform.assets.transformation import dbt_models
 from feedback_platform.definitions import build_definitions
 from feedback_platform.resources import build_resources
@@ -60,7 +60,8 @@ def known_drop() -> list[dict]:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """One ingest + dbt build, then the report for three weeks (week 1 twice: idempotent)."""
+    """One ingest + dbt build, then the report (its dbt models and files) for three weeks (week 1
+    twice: idempotent)."""
     home = tmp_path_factory.mktemp("reporting") / "home"
     with platform_home(home) as settings:
         write_jsonl(settings.events_landing_dir / "known.jsonl", known_drop())
@@ -72,7 +73,10 @@ def built(tmp_path_factory):
         results = {}
         for week in (WEEK_1, WEEK_2, EMPTY_WEEK, WEEK_1):
             result = dg.materialize(
-                [participation_weekly], resources=resources, instance=instance, partition_key=week
+                [reporting_models, participation_weekly],
+                resources=resources,
+                instance=instance,
+                partition_key=week,
             )
             assert result.success
             results[week] = result

@@ -37,10 +37,8 @@ renamed as (
         source.rating,
         source.dwell_ms,
         source.properties,
-        coalesce(event_types.signal_class = 'explicit', false) as is_explicit_feedback,
-        -- session-class types (task_complete) count as implicit signals
-        coalesce(event_types.signal_class in ('implicit', 'session'), false)
-            as is_implicit_signal,
+        {{ is_explicit_feedback_class('event_types.signal_class') }} as is_explicit_feedback,
+        {{ is_implicit_signal_class('event_types.signal_class') }} as is_implicit_signal,
         event_types.signal_class,
         coalesce(event_types.accepts_output, false) as accepts_output,
         coalesce(event_types.completes_session, false) as completes_session,
