@@ -38,9 +38,11 @@ $(MANIFEST): $(BIN)/feedback-platform $(shell find dbt_project -name '*.sql' -o 
 demo: $(MANIFEST)
 	feedback-platform demo
 
+# Two pytest workers, each test file on one of them (its module-scoped homes are built once):
+# most of a test's time is a dbt subprocess, so two run side by side on two cores.
 test: lint $(MANIFEST)
 	dg check defs
-	python -m pytest
+	python -m pytest -n 2 --dist loadfile
 
 lint: $(BIN)/feedback-platform
 	ruff check .

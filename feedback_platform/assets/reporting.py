@@ -52,16 +52,18 @@ def reporting_models(
     duckdb: DuckDBResource,
 ):
     """The report's figures for the partition's week: each model replaces that week's rows."""
-    yield from dbt_build(context, config, dbt, platform, duckdb, dbt_vars=week_vars(context))
+    yield from dbt_build(context, config, dbt, platform, duckdb, dbt_env=week_env(context))
 
 
-def week_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
-    """The partition's week as the dbt vars the reporting models read (ISO dates, the end
-    exclusive), as dagster-open-platform passes a partition's time window to its models."""
+def week_env(context: dg.AssetExecutionContext) -> dict[str, str]:
+    """The partition's week as the environment the reporting models read (ISO dates, the end
+    exclusive; macros/report_week.sql), as dagster-open-platform passes a partition's time
+    window to its models, though not as vars: new vars make dbt parse the whole project again,
+    a changed environment variable only the files that read it."""
     window = context.partition_time_window
     return {
-        "week_start": window.start.date().isoformat(),
-        "week_end": window.end.date().isoformat(),
+        "FEEDBACK_PLATFORM_REPORT_WEEK_START": window.start.date().isoformat(),
+        "FEEDBACK_PLATFORM_REPORT_WEEK_END": window.end.date().isoformat(),
     }
 
 

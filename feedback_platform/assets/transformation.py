@@ -80,22 +80,23 @@ def dbt_build(
     dbt: DbtCliResource,
     platform: PlatformResource,
     duckdb: DuckDBResource,
-    dbt_vars: Mapping[str, Any] | None = None,
+    dbt_env: Mapping[str, str] | None = None,
 ) -> Iterator:
     """``dbt build`` of the step's selected models, with each table's row count and columns.
     Every dbt asset definition of the platform runs its models through this."""
     settings = platform.settings()
     # The dbt subprocess inherits this process's environment; its profile reads the path here.
-    os.environ.update(dbt_environment(settings))
+    os.environ.update({**dbt_environment(settings), **(dbt_env or {})})
     args = ["build", "--full-refresh"] if config.full_refresh else ["build"]
-    build_vars = {**config.dbt_vars, **(dbt_vars or {})}
-    if build_vars:
-        args += ["--vars", json.dumps(build_vars)]
+    if config.dbt_vars:
+        args += ["--vars", json.dumps(config.dbt_vars)]
     # One target folder per home, not one per run: dbt finds the parse it saved last time
     # (about 2 s of every run). Runs that open the warehouse never overlap (pool "duckdb").
-    # dbt parses again from scratch when the vars change (9 s under load), so builds with vars
-    # (a week of the reports) keep a folder of their own and the core build keeps its parse.
-    target = settings.dbt_target_dir / "with_vars" if build_vars else settings.dbt_target_dir
+    # dbt parses again from scratch when the vars change (6 s, 9 s under load), so builds with
+    # vars keep a folder of their own and the others keep their parse. (A report week is an
+    # environment variable, not a var: dbt then re-parses only the files that read it, 3.8 s
+    # a week's build instead of 6.2 s.)
+    target = settings.dbt_target_dir / "with_vars" if config.dbt_vars else settings.dbt_target_dir
     events = dbt.cli(args, context=context, target_path=target).stream()
     yield from with_table_metadata(context, duckdb, events, dbt_project.manifest_path)
     keep_run_results(target, settings.dbt_target_dir, context.op_execution_context.op.name)
