@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dagster as dg
 
+from feedback_platform.assets.gated_models import gated_models
 from feedback_platform.assets.ingestion import raw_events_freshness, raw_feedback_events
 from feedback_platform.assets.privacy import raw_privacy_requests
 from feedback_platform.assets.reporting import participation_weekly, reporting_models
 from feedback_platform.assets.review import (
-    gated_review_models,
     review_agreement,
     review_items,
     review_queue,
@@ -18,7 +18,6 @@ from feedback_platform.assets.training import (
     contributor_impact,
     kto_signals,
     preference_pairs,
-    publication_models,
 )
 from feedback_platform.assets.transformation import dbt_models
 from feedback_platform.jobs import (
@@ -59,9 +58,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             raw_privacy_requests,
             review_items,
             review_agreement,
-            gated_review_models,
+            gated_models,
             review_queue,
-            publication_models,
             preference_pairs,
             kto_signals,
             contributor_impact,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dagster as dg
 from dagster_dbt import build_dbt_asset_selection
 
+from feedback_platform.assets.gated_models import PUBLICATION_MODELS
 from feedback_platform.assets.ingestion import EVENT_TABLES, DropTables
 from feedback_platform.assets.privacy import PRIVACY_TABLES
 from feedback_platform.assets.reporting import participation_weekly, reporting_models
@@ -20,7 +21,6 @@ from feedback_platform.assets.training import (
     contributor_impact,
     kto_signals,
     preference_pairs,
-    publication_models,
 )
 from feedback_platform.assets.transformation import dbt_models
 
@@ -35,8 +35,8 @@ WEEKLY_REPORTS = dg.AssetSelection.assets(reporting_models, participation_weekly
 #: (models/publication): published on their own cadence (schedules.py) and on demand, not by
 #: every drop, since each new version re-publishes every row (each new event moves the as-of
 #: time and so every weight).
-PUBLICATION = dg.AssetSelection.assets(
-    publication_models, preference_pairs, kto_signals, contributor_impact
+PUBLICATION = (
+    dg.AssetSelection.assets(preference_pairs, kto_signals, contributor_impact) | PUBLICATION_MODELS
 )
 
 #: The dbt seeds (the event taxonomy, seeds/event_types.csv): no drop is upstream of them, but

@@ -4,7 +4,7 @@ The rules live in the dbt models of ``models/review/``; these assets do what SQL
 The core dbt build (``dbt_models``) gives every returned label its batch and item, and each
 item's majority (``batch_labels``, ``item_agreement``);
 ``review_agreement`` measures Krippendorff's alpha per batch (one drop = one batch) and writes
-the agreement gate, ``review.agreement``; ``gated_review_models`` (dbt, ``models/review/gated/``)
+the agreement gate, ``review.agreement``; ``gated_models`` (dbt, ``models/review/gated/``)
 turn clear majorities of trustworthy batches into ``review`` preference pairs and sample the open
 queue; ``review_queue`` writes that queue as ``review/queue.jsonl`` for reviewers and keeps its
 items in ``review.review_items``.
@@ -18,12 +18,9 @@ from typing import NamedTuple
 
 import dagster as dg
 import duckdb
-from dagster_dbt import DbtCliResource, dbt_assets
 from dagster_duckdb import DuckDBResource
 
 from feedback_platform.assets.metadata import md_table
-from feedback_platform.assets.transformation import DbtBuildConfig, dbt_build, translator
-from feedback_platform.dbt_project import dbt_project
 from feedback_platform.resources import PlatformResource
 from feedback_platform.review.agreement import ALPHA_THRESHOLD, nominal_alpha
 from feedback_platform.schema import AGREEMENT_DDL, AGREEMENT_TABLE
@@ -85,7 +82,7 @@ def review_agreement(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     """The agreement gate: inter-rater agreement of review labels per batch (one review drop),
     overall and per reason, as Krippendorff's alpha (nominal). Only batches whose alpha is at
     least 0.667 are used: their clear majorities become ``review`` preference pairs and their
-    items leave the queue (``gated_review_models``). Python, as the ``krippendorff`` package
+    items leave the queue (``gated_models``). Python, as the ``krippendorff`` package
     computes alpha."""
     with duckdb.get_connection() as con:
         rows = write_agreement(con)
@@ -193,26 +190,6 @@ def write_agreement(con: duckdb.DuckDBPyConnection) -> list[BatchAgreement]:
         if rows:
             con.executemany(f"insert into {AGREEMENT_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
     return rows
-
-
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=translator,
-    select=_GATED_FOLDER,
-    pool="duckdb",
-)
-def gated_review_models(
-    context: dg.AssetExecutionContext,
-    config: DbtBuildConfig,
-    dbt: DbtCliResource,
-    platform: PlatformResource,
-    duckdb: DuckDBResource,
-):
-    """The review models after the agreement gate: review pairs and the open queue. A dbt step
-    of their own, since they read ``review.agreement``, which ``review_agreement`` writes from
-    the models before it."""
-    yield from dbt_build(context, config, dbt, platform, duckdb)
 
 
 @dg.asset(

@@ -2,7 +2,7 @@
 contributor's feedback is worth.
 
 The rows of each dataset (which candidates, their recency weight and split) and contributor
-impact are dbt models (``models/publication``), built by ``publication_models`` right before
+impact are dbt models (``models/publication``), built by ``gated_models`` right before
 these assets; the assets publish the rows as immutable versions under ``datasets/``, keep them
 with their version's name and check what they wrote. No table passes through pandas.
 """
@@ -14,13 +14,11 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
-from dagster_dbt import DbtCliResource, dbt_assets
 from dagster_duckdb import DuckDBResource
 
 from feedback_platform.assets.metadata import md_table
-from feedback_platform.assets.transformation import DbtBuildConfig, dbt_build, translator
 from feedback_platform.datasets.versions import PublishedVersion, publish
-from feedback_platform.dbt_project import dbt_project, dbt_vars
+from feedback_platform.dbt_project import dbt_vars
 from feedback_platform.resources import PlatformResource
 
 #: The schema of the dbt models in ``models/publication`` (dbt_project.yml).
@@ -65,27 +63,6 @@ KTO_COLUMNS = [
     "weight",
     "occurred_at",
 ]
-
-
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=translator,
-    select="path:models/publication",
-    name="publication_models",
-    pool="duckdb",
-)
-def publication_models(
-    context: dg.AssetExecutionContext,
-    config: DbtBuildConfig,
-    dbt: DbtCliResource,
-    platform: PlatformResource,
-    duckdb: DuckDBResource,
-):
-    """The rows of the next dataset versions and contributor impact (``models/publication``):
-    a ``dbt build`` of their own, as they read the gated review pairs (built after the agreement
-    gate, after the core build), and as they run with the publication, not with every drop."""
-    yield from dbt_build(context, config, dbt, platform, duckdb)
 
 
 @dataclass(frozen=True)

@@ -149,7 +149,7 @@ def test_the_segment_quota_keeps_a_small_segment_visible(settings):
         run_pipeline(
             settings,
             {
-                "gated_review_models": {
+                "gated_models": {
                     "config": {
                         "dbt_vars": {
                             "review_queue_max_items": 2,

@@ -24,7 +24,7 @@ def published_home(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("published") / "home"
     with platform_home(home) as settings:
         write_jsonl(settings.events_landing_dir / "day1.jsonl", known_drop())
-        run_pipeline(settings, {"publication_models": PUBLISHING})
+        run_pipeline(settings, {"gated_models": PUBLISHING})
     return home
 
 
