@@ -1,5 +1,5 @@
 {#-
-    What one week's report chart shows (vars `week_start`, `week_end`): sessions and those with
+    What one week's report chart shows (the week of macros/report_week.sql): sessions and those with
     explicit feedback per week and series (`all`, then each segment), over the weeks of the
     chart (var `report_chart_weeks`, this week included) that had sessions. From the marts, not
     from earlier weeks of `rpt_participation_weekly`, so a week's chart never depends on the

@@ -1,5 +1,5 @@
 {#-
-    When the newest row one week's report read was ingested (vars `week_start`, `week_end`),
+    When the newest row one week's report read was ingested (the week of macros/report_week.sql),
     as `int_weekly_report_inputs` says at the time of the build: a week is reported again only
     once that moves on. Built after the week's figures and chart (the `depends_on` below), so a
     failed build of those leaves the week stale. No row for a week without sessions (none is

@@ -1,5 +1,5 @@
 {#-
-    The selection bias of explicit feedback in one week (vars `week_start`, `week_end`): the
+    The selection bias of explicit feedback in one week (the week of macros/report_week.sql): the
     outcome mix of the sessions that carry explicit feedback against all of the week's
     sessions. Edit rate: share of the sessions' generations edited beyond whitespace. One row
     per week, incremental like `rpt_participation_weekly` (a build replaces its week's row).

@@ -1,5 +1,5 @@
 {#-
-    The weekly participation figures of one week (vars `week_start`, `week_end`, which Dagster
+    The weekly participation figures of one week (the week of macros/report_week.sql, which Dagster
     passes for the partition), one row per dimension and value. A session counts in the week
     it started, under its segment and the model of its first generation; a generation in the
     week it was shown, under its own model and segment (its session's segment when the
