@@ -42,6 +42,7 @@ import dagster as dg
 import duckdb
 
 from feedback_platform.cli import publish, run_job, run_pipeline
+from feedback_platform.contract import EVENT_TYPES_SEED
 from feedback_platform.instance import platform_instance
 from feedback_platform.settings import Settings
 from feedback_platform.synthetic.generate import DEFAULT_START, write_jsonl_events
@@ -293,12 +294,15 @@ _BASELINE_STAGES = {
         ),
         final_texts as (
             select generation_id, arg_max(edited_text, occurred_at) as final_text
-            from sessionized where event_type in ('edit', 'correction')
+            from sessionized where event_type in (
+                select event_type from read_csv($seed)
+                where contains(required_fields, 'edited_text')
+            )
             group by generation_id
         ),
         accepted as (
             select distinct generation_id from sessionized
-            where event_type in ('copy', 'share', 'thumbs_up', 'task_complete')
+            where event_type in (select event_type from read_csv($seed) where accepts_output)
         ),
         regenerated as (
             select generation_id from sessionized where event_type = 'regenerate'
@@ -331,6 +335,8 @@ def baseline(files: list[Path], workdir: Path, memory_limit: str, events: int,
     con.execute("set TimeZone = 'UTC'")
     parameters = {
         "load": {"files": [str(path) for path in files], "columns": _BASELINE_COLUMNS},
+        # the event types' meaning comes from the taxonomy seed, as in the dbt models
+        "pairs": {"seed": str(EVENT_TYPES_SEED)},
         "write parquet": {"path": str(workdir / "baseline_pairs.parquet")},
     }
     stages = []

@@ -37,10 +37,11 @@ def test_run_ingests_new_drops_and_builds_downstream(settings, capsys):
     report = settings.reports_dir / "participation" / "2026-10-05.md"
     assert report.is_file() and report.with_suffix(".png").is_file()
 
-    # running again with nothing new changes nothing
+    # running again with nothing new changes nothing, and reports no week again
     before = query(settings, "select * from raw.feedback_events order by all")
     assert main(["run"]) == 0
     assert query(settings, "select * from raw.feedback_events order by all") == before
+    assert "0 weeks with data newer than their report" in capsys.readouterr().out
 
 
 def report_runs(settings) -> list[str]:
@@ -52,14 +53,12 @@ def report_runs(settings) -> list[str]:
     )
 
 
-def test_run_reports_again_only_the_weeks_with_new_data(settings, capsys):
+def test_run_reports_again_only_the_weeks_with_new_data_and_full_refresh_every_week(
+    settings, capsys
+):
+    # (that a run with nothing new reports no week again is the first test's)
     write_jsonl(settings.events_landing_dir / "week1.jsonl", [event("e1", "generation")])
     assert main(["run"]) == 0
-    assert report_runs(settings) == ["2026-10-05"]
-
-    # nothing new: no week is reported again
-    assert main(["run"]) == 0
-    assert "0 weeks with data newer than their report" in capsys.readouterr().out
     assert report_runs(settings) == ["2026-10-05"]
 
     # another user's events two weeks later: only their week is reported
@@ -75,31 +74,27 @@ def test_run_reports_again_only_the_weeks_with_new_data(settings, capsys):
     assert main(["run"]) == 0
     assert report_runs(settings) == ["2026-10-05", "2026-10-05", "2026-10-19", "2026-10-19"]
 
-    # a full refresh reports every week
-    assert main(["run", "--full-refresh"]) == 0
-    assert "2 weeks with data newer than their report" in capsys.readouterr().out
-
-
-def test_run_full_refresh_rebuilds_models_an_upgrade_changed(settings, capsys):
-    """An incremental model whose stored columns no longer match its SQL (as after an upgrade)
-    fails the run rather than mixing shapes; `run --full-refresh` rebuilds it."""
-    write_jsonl(settings.events_landing_dir / "day1.jsonl", [event("e1", "generation")])
-    assert main(["run"]) == 0
+    # an incremental model whose stored columns no longer match its SQL (as after an upgrade)
+    # fails the run rather than mixing shapes, and reports no week
     with duckdb.connect(str(settings.warehouse_path)) as con:
         con.execute("alter table intermediate.int_events_sessionized add column dropped_text text")
-    write_jsonl(settings.events_landing_dir / "day2.jsonl", [event("e2", "copy")])
-
+    write_jsonl(settings.events_landing_dir / "day2.jsonl", [event("e4", "share")])
+    capsys.readouterr()
     assert main(["run"]) == 1
-    assert "step FAILED: dbt_models" in capsys.readouterr().out
+    output = capsys.readouterr().out
+    assert "step FAILED: dbt_models" in output
+    assert "Weekly reports not refreshed: the run failed." in output
 
+    # `run --full-refresh` rebuilds it, and reports every week
     assert main(["run", "--full-refresh"]) == 0
+    assert "2 weeks with data newer than their report" in capsys.readouterr().out
     columns = query(
         settings,
         "select column_name from information_schema.columns"
         " where table_name = 'int_events_sessionized'",
     )
     assert ("dropped_text",) not in columns
-    assert query(settings, "select count(*) from intermediate.int_events_sessionized") == [(2,)]
+    assert query(settings, "select count(*) from intermediate.int_events_sessionized") == [(4,)]
 
 
 def test_an_unreadable_drop_is_named_and_does_not_block_the_others(settings, capsys):

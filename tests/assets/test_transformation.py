@@ -124,7 +124,7 @@ def test_a_drop_with_a_known_right_answer(settings):
         """,
     ) == [(6,)]
 
-    # dbt tests ran as asset checks and passed, unit tests included in the build
+    # dbt tests ran as asset checks and passed (unit tests run in tests/test_dbt_unit_tests.py)
     checks = result.get_asset_check_evaluations()
     assert len(checks) > 20
     assert all(check.passed for check in checks), [c.check_name for c in checks if not c.passed]

@@ -176,7 +176,7 @@ def recorded_time(settings, request_id: str) -> str:
 
 def test_the_privacy_job_records_requests_and_rebuilds_who_is_out_of_training(settings):
     """The job the privacy sensor starts: requests land, then dbt's int_training_opt_outs
-    (its unit test included) says who is out, and nothing else is rebuilt."""
+    says who is out, and nothing else is rebuilt."""
     write_jsonl(
         settings.privacy_landing_dir / "requests-1.jsonl",
         [

@@ -23,7 +23,7 @@
 
 with recursive generation_events as (
 
-    select event_id, generation_id, parent_generation_id, occurred_at
+    select event_id, generation_id, parent_generation_id, occurred_at, batch_ingested_at
     from {{ ref('int_events_sessionized') }}
     where event_type = 'generation'
 
@@ -31,7 +31,7 @@ with recursive generation_events as (
 
 regenerate_events as (
 
-    select generation_id from {{ ref('int_events_sessionized') }}
+    select generation_id, batch_ingested_at from {{ ref('int_events_sessionized') }}
     where event_type = 'regenerate'
 
 ),
@@ -44,15 +44,15 @@ latest_batch as (
 
 {% if is_incremental() %}
 
--- the two event types chains are made of (a generation names its parent, a regenerate discards
--- one), named by the chain rule itself as `generation` is elsewhere: no class of the taxonomy
--- seed means "changes a chain"
+-- the newest batch's events of the two types chains are made of (a generation names its
+-- parent, a regenerate discards one)
 changed_events as (
 
-    select generation_id, parent_generation_id
-    from {{ ref('int_events_sessionized') }}
+    select generation_id, parent_generation_id from generation_events
     where batch_ingested_at > {{ high_watermark("batch_ingested_at") }}
-        and event_type in ('generation', 'regenerate')
+    union all
+    select generation_id, null as parent_generation_id from regenerate_events
+    where batch_ingested_at > {{ high_watermark("batch_ingested_at") }}
 
 ),
 

@@ -27,7 +27,10 @@ contributions as (
         -- the answer the user's text or choice improved: the pair's first generation
         {{ first_element('generation_ids') }} as generation_id
     from pair_rows
-    where source in ('edit', 'correction', 'prefer') and user_key is not null
+    -- a pair is the user's own contribution when its source event carried their text (an edit
+    -- or a correction) or their choice (prefer): the event types that require one of those
+    where source in {{ event_types_requiring(['edited_text', 'other_generation_id']) }}
+        and user_key is not null
 
 ),
 
