@@ -59,7 +59,7 @@ def week_env(context: dg.AssetExecutionContext) -> dict[str, str]:
     """The partition's week as the environment the reporting models read (ISO dates, the end
     exclusive; macros/report_week.sql), as dagster-open-platform passes a partition's time
     window to its models, though not as vars: new vars make dbt parse the whole project again,
-    a changed environment variable only the files that read it."""
+    and the models read these only when they run, so a new week parses nothing again."""
     window = context.partition_time_window
     return {
         "FEEDBACK_PLATFORM_REPORT_WEEK_START": window.start.date().isoformat(),

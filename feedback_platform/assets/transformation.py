@@ -98,8 +98,8 @@ def dbt_build(
     # (about 2 s of every run). Runs that open the warehouse never overlap (pool "duckdb").
     # dbt parses again from scratch when the vars change (6 s, 9 s under load), so builds with
     # vars keep a folder of their own and the others keep their parse. (A report week is an
-    # environment variable, not a var: dbt then re-parses only the files that read it, 3.8 s
-    # a week's build instead of 6.2 s.)
+    # environment variable the models read only when they run, not a var: a week's build
+    # parses nothing again, macros/report_week.sql.)
     target = settings.dbt_target_dir / "with_vars" if config.dbt_vars else settings.dbt_target_dir
     events = dbt.cli(args, context=context, target_path=target).stream()
     yield from with_table_metadata(context, duckdb, events, dbt_project.manifest_path)
