@@ -27,7 +27,7 @@ $(BIN)/feedback-platform: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e ".[dev,train]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,train,spark]"
 	touch $@
 
 # The dbt manifest Dagster loads its dbt assets from, prepared as CI and deployments do.

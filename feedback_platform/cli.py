@@ -91,6 +91,12 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("request_id")
     status.set_defaults(handler=_privacy_status)
 
+    spark = commands.add_parser(
+        "spark", help="the local Spark Thrift server of FEEDBACK_PLATFORM_ENGINE=spark"
+    )
+    spark.add_argument("action", choices=["start", "stop", "status"])
+    spark.set_defaults(handler=_spark)
+
     docs = commands.add_parser(
         "docs", help="build the dbt docs site (one offline HTML file) under the platform home"
     )
@@ -134,6 +140,27 @@ def _privacy_status(args: argparse.Namespace) -> int:
         print(f"No privacy request {args.request_id} has been ingested.", file=sys.stderr)
         return 1
     print(status)
+    return 0
+
+
+def _spark(args: argparse.Namespace) -> int:
+    """Start, stop or ask after the home's Spark Thrift server (it keeps running between
+    commands, like a database server, until stopped)."""
+    from feedback_platform.spark.thrift_server import ThriftServer
+
+    settings = Settings.from_env()
+    server = ThriftServer(settings.spark_dir, settings.spark_thrift_port)
+    address = f"{server.host}:{server.port}"
+    if args.action == "start":
+        started = server.start()
+        print(f"Spark Thrift server {'started' if started else 'already running'} on {address}")
+    elif args.action == "stop":
+        stopped = server.stop()
+        print("Spark Thrift server stopped" if stopped else "No Spark Thrift server was running")
+    else:
+        running = server.is_running()
+        print(f"Spark Thrift server on {address}: {'running' if running else 'not running'}")
+        return 0 if running else 3
     return 0
 
 

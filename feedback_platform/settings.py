@@ -26,6 +26,13 @@ SCRUB_STORE = "store"
 SCRUB_OFF = "off"
 SCRUB_MODES = (SCRUB_STORE, SCRUB_OFF)
 
+#: The engine the models and tables live on (``FEEDBACK_PLATFORM_ENGINE``): the embedded
+#: DuckDB file, or Spark through the platform's Thrift server (spark/thrift_server.py).
+ENGINE_DUCKDB = "duckdb"
+ENGINE_SPARK = "spark"
+ENGINES = (ENGINE_DUCKDB, ENGINE_SPARK)
+DEFAULT_SPARK_THRIFT_PORT = 10000
+
 DEFAULT_PUBLISH_CRON = "0 2 * * *"  # daily at 02:00 UTC
 DEFAULT_SENSOR_INTERVAL = 15  # seconds
 
@@ -68,6 +75,13 @@ def scrub_mode(value: str) -> str:
     return value
 
 
+def engine_name(value: str) -> str:
+    """``FEEDBACK_PLATFORM_ENGINE`` checked."""
+    if value not in ENGINES:
+        raise ValueError(f"FEEDBACK_PLATFORM_ENGINE={value!r}: expected one of duckdb, spark")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -83,6 +97,9 @@ class Settings:
     publish_cron: str = DEFAULT_PUBLISH_CRON
     #: ``store``: personal data in free text is replaced before it is stored; ``off``: kept.
     scrub: str = SCRUB_STORE
+    engine: str = ENGINE_DUCKDB
+    #: The local Spark Thrift server's port (on 127.0.0.1).
+    spark_thrift_port: int = DEFAULT_SPARK_THRIFT_PORT
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -106,6 +123,10 @@ class Settings:
             max_text_chars=int(env.get("FEEDBACK_PLATFORM_MAX_TEXT_CHARS", DEFAULT_MAX_TEXT_CHARS)),
             publish_cron=env.get("FEEDBACK_PLATFORM_PUBLISH_CRON", DEFAULT_PUBLISH_CRON),
             scrub=scrub_mode(env.get("FEEDBACK_PLATFORM_SCRUB", SCRUB_STORE)),
+            engine=engine_name(env.get("FEEDBACK_PLATFORM_ENGINE", ENGINE_DUCKDB)),
+            spark_thrift_port=int(
+                env.get("FEEDBACK_PLATFORM_SPARK_THRIFT_PORT", DEFAULT_SPARK_THRIFT_PORT)
+            ),
         )
 
     @cached_property
@@ -139,6 +160,11 @@ class Settings:
     @cached_property
     def reports_dir(self) -> Path:
         return self.home / "reports"
+
+    @cached_property
+    def spark_dir(self) -> Path:
+        """The Spark engine's warehouse, metastore and Thrift server files."""
+        return self.home / "spark"
 
     @cached_property
     def dbt_target_dir(self) -> Path:

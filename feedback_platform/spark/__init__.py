@@ -1,0 +1,1 @@
+"""The Spark engine's services (``FEEDBACK_PLATFORM_ENGINE=spark``)."""
