@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from feedback_platform import settings as settings_module
+from feedback_platform.definitions import build_definitions
 from feedback_platform.settings import DEV_USER_SALT, Settings
 
 
@@ -50,3 +51,13 @@ def test_a_missing_salt_warns_once_and_uses_the_dev_salt(tmp_path, monkeypatch):
     assert len(warned) == 1
     assert "reverse" in str(warned[0].message)  # it says plainly what the public salt means
     assert settings.user_salt == DEV_USER_SALT
+
+
+def test_the_engine_is_duckdb_unless_set_and_spark_says_what_it_runs_yet(tmp_path):
+    home = {"FEEDBACK_PLATFORM_HOME": str(tmp_path)}
+    assert Settings.from_env(home).engine == "duckdb"
+    with pytest.raises(ValueError, match="expected one of duckdb, spark"):
+        Settings.from_env({**home, "FEEDBACK_PLATFORM_ENGINE": "trino"})
+    spark = Settings.from_env({**home, "FEEDBACK_PLATFORM_ENGINE": "spark"})
+    with pytest.raises(ValueError, match="Python assets .* do not yet"):
+        build_definitions(spark)
