@@ -6,7 +6,7 @@ import dagster as dg
 
 from feedback_platform.assets.gated_models import gated_models
 from feedback_platform.assets.ingestion import raw_events_freshness, raw_feedback_events
-from feedback_platform.assets.privacy import raw_privacy_requests
+from feedback_platform.assets.privacy import privacy_erasures, raw_privacy_requests
 from feedback_platform.assets.reporting import participation_weekly, reporting_models
 from feedback_platform.assets.review import (
     review_agreement,
@@ -56,6 +56,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             participation_weekly,
             raw_review_labels,
             raw_privacy_requests,
+            privacy_erasures,
             review_items,
             review_agreement,
             gated_models,
