@@ -68,6 +68,19 @@ def scrub_mode(value: str) -> str:
     return value
 
 
+def retention_days(value: str) -> float | None:
+    """``FEEDBACK_PLATFORM_RETENTION_DAYS`` checked: unset or empty keeps everything, else a
+    positive number of days (0 would delete every event as it lands)."""
+    if not value.strip():
+        return None
+    days = float(value)
+    if days <= 0:
+        raise ValueError(
+            f"FEEDBACK_PLATFORM_RETENTION_DAYS={value!r}: expected a number of days > 0"
+        )
+    return days
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -83,6 +96,9 @@ class Settings:
     publish_cron: str = DEFAULT_PUBLISH_CRON
     #: ``store``: personal data in free text is replaced before it is stored; ``off``: kept.
     scrub: str = SCRUB_STORE
+    #: Raw events older than this many days (by event time) are deleted on each run; None keeps
+    #: them for good.
+    retention_days: float | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -106,6 +122,7 @@ class Settings:
             max_text_chars=int(env.get("FEEDBACK_PLATFORM_MAX_TEXT_CHARS", DEFAULT_MAX_TEXT_CHARS)),
             publish_cron=env.get("FEEDBACK_PLATFORM_PUBLISH_CRON", DEFAULT_PUBLISH_CRON),
             scrub=scrub_mode(env.get("FEEDBACK_PLATFORM_SCRUB", SCRUB_STORE)),
+            retention_days=retention_days(env.get("FEEDBACK_PLATFORM_RETENTION_DAYS", "")),
         )
 
     @cached_property

@@ -108,6 +108,10 @@ KTO = DatasetSpec(
 )
 
 
+#: Every valid event's ids (no text), kept by dbt after retention deletes the raw event: the
+#: events a published row names resolve here however old they are.
+EVENT_IDS_TABLE = "intermediate.int_events_sessionized"
+
 #: What the checks read in the written files: the texts and the split of every published pair
 #: are those of the rows the dbt tests passed (``no_degenerate_pairs``, ``one_split_per_text``
 #: on ``preference_pair_rows``), every weight is in (0, 1], and every source event id resolves.
@@ -127,7 +131,7 @@ select
     (select count(*) from published anti join {PAIRS.rows_table} as checked using (pair_id, split)),
     (select count(*) from published where weight is null or weight <= 0 or weight > 1),
     (select count(*) from events
-     where event_id not in (select event_id from raw.feedback_events))
+     where event_id not in (select event_id from {EVENT_IDS_TABLE}))
 """
 
 _PAIR_CHECKS = (
@@ -146,8 +150,9 @@ _PAIR_CHECKS = (
     ("weights_in_range", "every weight in (0, 1]", "weights outside (0, 1]"),
     (
         "provenance_resolves",
-        "every source_event_id is in raw.feedback_events",
-        "source event ids not in raw.feedback_events",
+        "every source_event_id is a known event (intermediate.int_events_sessionized, which"
+        " keeps every event's ids after retention deleted its raw row)",
+        "source event ids of no known event",
     ),
 )
 

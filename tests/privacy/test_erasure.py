@@ -1,11 +1,14 @@
 """An erase request carried out for real: a user with events, a quarantined line, a review
 label and rows in a published dataset version is gone from every table, file and dataset
 version, from the warehouse file's bytes and from the run's event log, in the run that ingests
-the request, while every other user's rows stay as they were."""
+the request, while every other user's rows stay as they were. Then retention, on a copy of
+the same home: old raw events go, the daily metrics built from them stay."""
 
 from __future__ import annotations
 
 import json
+import shutil
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import duckdb
@@ -17,7 +20,7 @@ from feedback_platform.definitions import build_definitions
 from feedback_platform.ingest.pseudonymize import user_key
 from feedback_platform.resources import build_resources
 from tests.assets.test_training import gen, known_drop, signal
-from tests.conftest import TEST_SALT, platform_home, query, write_jsonl
+from tests.conftest import TEST_SALT, event, platform_home, query, write_jsonl
 
 #: What only the erased user typed: no other row, file or log line may hold it afterwards.
 DISTINCT = "ZEPHYRINE-QUOKKA-77"
@@ -206,3 +209,32 @@ def test_every_other_users_rows_are_unchanged(erased):
     assert query(settings, others("marts.fct_sessions", "user_key")) == before["sessions"]
     assert query(settings, others("marts.fct_generations", "user_key")) == before["generations"]
     assert before["events"][0][0] == len(known_drop())
+
+
+def test_retention_deletes_old_raw_events_and_keeps_the_daily_metrics(erased, tmp_path):
+    """The events of the home are from October 2026; a drop's run with a 30-day window (the
+    drop holds one event of yesterday) deletes them from the raw tables only."""
+    with platform_home(tmp_path / "home") as settings, pytest.MonkeyPatch.context() as env:
+        shutil.copytree(erased[0].home, settings.home, dirs_exist_ok=True)
+        env.setenv("FEEDBACK_PLATFORM_RETENTION_DAYS", "30")
+        [(sessions_before,)] = query(settings, "select count(*) from marts.fct_sessions")
+        yesterday = datetime.now(UTC) - timedelta(days=1)
+        write_jsonl(
+            settings.events_landing_dir / "recent.jsonl",
+            [event("r1", "generation", occurred_at=yesterday.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                   generation_id="gr1", user_id="fay", session_id="t")],
+        )  # fmt: skip
+        with dg.DagsterInstance.ephemeral() as instance:
+            run_job(settings, instance, "ingest_events")
+
+        assert query(settings, "select event_id from raw.feedback_events") == [("r1",)]
+        # the October day's metrics still count every generation of the known drop (the
+        # erased user's are gone), though none of their raw events is left
+        assert query(
+            settings,
+            "select sum(generations) from marts.fct_signal_metrics_daily"
+            " where metric_date = '2026-10-05'",
+        ) == [(sum(e["event_type"] == "generation" for e in known_drop()),)]
+        assert query(settings, "select count(*) from marts.fct_sessions") == [
+            (sessions_before + 1,)
+        ]
