@@ -194,14 +194,14 @@ def redact_version(
     order_by: str,
     counted_by: str,
     request_id: str,
-) -> bool:
+) -> None:
     """Rewrite the version ``path`` without its rows matching ``removed_where`` (SQL over the
     published columns), the one exception to versions being immutable: an erasure. Each file
     is written beside itself and renamed over it; the manifest then gets each file's new rows
     and sha256, new row counts, a new content fingerprint and ``request_id`` in
-    ``redacted_by`` (a request id, never whom it erased). Returns False when the version held
-    none of those rows and its manifest already matched its files (nothing to do: so a
-    rerun after a crash between a file and its manifest still finishes the manifest)."""
+    ``redacted_by`` (a request id, never whom it erased). Nothing is done when the version held
+    none of those rows and its manifest matches its files; a rerun after a crash between a
+    file and its manifest finds the mismatch and finishes the manifest."""
     manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
     files = {name: path / name for name in manifest["files"]}
     held = {name: _count(con, file, removed_where) for name, file in files.items()}
@@ -209,7 +209,7 @@ def redact_version(
         file_sha256(file) != manifest["files"][name]["sha256"] for name, file in files.items()
     )
     if not any(held.values()) and not stale:
-        return False
+        return
     for name, file in files.items():
         if held[name]:
             _rewrite_without(con, file, removed_where, order_by)
@@ -218,7 +218,6 @@ def redact_version(
         json.dumps(_redacted_manifest(con, manifest, files, counted_by, request_id), indent=2)
         + "\n",
     )
-    return True
 
 
 def _count(con: duckdb.DuckDBPyConnection, file: Path, where: str) -> int:

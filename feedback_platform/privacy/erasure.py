@@ -32,7 +32,12 @@ from pathlib import Path
 
 import duckdb
 
-from feedback_platform.datasets.versions import PublishedVersion, redact_version, version_folders
+from feedback_platform.datasets.versions import (
+    PublishedVersion,
+    published_version,
+    redact_version,
+    version_folders,
+)
 from feedback_platform.schema import PRIVACY_REQUESTS_TABLE
 from feedback_platform.settings import Settings
 
@@ -72,11 +77,14 @@ class PublishedDataset:
 
 @dataclass
 class ErasureOutcome:
-    """What one erasure removed: rows per table, dataset versions published and rewritten,
-    landing drops deleted. Counts and names only, never the removed content."""
+    """What one erasure removed: rows per table, the dataset versions without the user that
+    are now the latest, the versions rewritten, the landing drops deleted. Counts and names
+    only, never the removed content. The versions and drops are read from what is on disk, not
+    from what this run did, so a run finishing an erasure a crash interrupted reports all of
+    it."""
 
     rows: dict[str, int] = field(default_factory=dict)
-    versions_published: list[str] = field(default_factory=list)
+    latest_versions: list[str] = field(default_factory=list)
     versions_redacted: list[str] = field(default_factory=list)
     drops_deleted: list[str] = field(default_factory=list)
 
@@ -84,8 +92,7 @@ class ErasureOutcome:
         return json.dumps(
             {
                 **{f"rows removed from {table}": count for table, count in self.rows.items()},
-                "dataset versions published without them": ", ".join(self.versions_published)
-                or "none",
+                "latest dataset versions (without them)": ", ".join(self.latest_versions) or "none",
                 "dataset versions rewritten (redacted_by)": ", ".join(self.versions_redacted)
                 or "none",
                 "landing drops deleted": len(self.drops_deleted),
@@ -148,7 +155,9 @@ def _redact_dataset(
 ) -> None:
     """A new version of the dataset without the user's rows (when the latest held any), then
     every older version holding them rewritten. The new one comes first: a rerun after a crash
-    then finds it the latest and unchanged, and rewrites the versions still left."""
+    then finds it the latest and unchanged, and rewrites the versions still left. Every
+    version whose manifest names ``request_id`` counts as redacted by it, by this run or an
+    earlier one."""
     if not root.exists():
         return
     con.execute(
@@ -156,17 +165,17 @@ def _redact_dataset(
         f" where not {_REMOVED_FROM_DATASET}"
     )
     version = dataset.publish(con, "erased_dataset_rows")
-    if version.is_new:
-        outcome.versions_published.append(f"{dataset.folder}/{version.version}")
+    outcome.latest_versions.append(f"{dataset.folder}/{version.version}")
     for path in version_folders(root):
-        if redact_version(
+        redact_version(
             con,
             path,
             removed_where=_REMOVED_FROM_DATASET,
             order_by=dataset.order_by,
             counted_by=dataset.counted_by,
             request_id=request_id,
-        ):
+        )
+        if request_id in published_version(root, path.name).manifest.get("redacted_by", []):
             outcome.versions_redacted.append(f"{dataset.folder}/{path.name}")
 
 
@@ -193,14 +202,15 @@ def _drops_holding(con: duckdb.DuckDBPyConnection, key: str) -> Iterator[tuple[s
 
 def _delete_drops(con: duckdb.DuckDBPyConnection, settings: Settings, key: str) -> list[str]:
     """Delete the landing drops that held the user (see README, *Privacy*: the warehouse holds
-    every other row of them and the ledger their sha256, so nothing else needs the file)."""
-    deleted = []
+    every other row of them and the ledger their sha256, so nothing else needs the file).
+    Returns every such drop, deleted now or by an earlier, interrupted run."""
+    drops = []
     for folder, name in _drops_holding(con, key):
         path = settings.landing_dir / folder / name
         if path.is_file() and not path.is_symlink():
             path.unlink()
-            deleted.append(f"{folder}/{name}")
-    return sorted(deleted)
+        drops.append(f"{folder}/{name}")
+    return sorted(drops)
 
 
 def _user_row_predicates(columns: dict[str, str]) -> list[str]:

@@ -14,8 +14,12 @@ import dagster as dg
 import duckdb
 import pytest
 from dagster._serdes import serialize_value
+from dagster_dbt import build_dbt_asset_selection
 
+from feedback_platform.assets.ingestion import EVENT_TABLES, raw_feedback_events
+from feedback_platform.assets.retention import raw_events_retention
 from feedback_platform.assets.review_labels import raw_review_labels
+from feedback_platform.assets.transformation import dbt_models
 from feedback_platform.definitions import build_definitions
 from feedback_platform.ingest.pseudonymize import user_key
 from feedback_platform.resources import build_resources
@@ -108,6 +112,8 @@ def erased(tmp_path_factory):
         }
         first_version = (settings.datasets_dir / "preference_pairs" / "LATEST").read_text()
         assert holds_erased(settings.warehouse_path.read_bytes())
+        unerased = tmp_path_factory.mktemp("unerased") / "home"
+        shutil.copytree(home, unerased)
         write_jsonl(
             settings.privacy_landing_dir / "requests-1.jsonl",
             [
@@ -116,7 +122,7 @@ def erased(tmp_path_factory):
             ],
         )  # fmt: skip
         run_job(settings, instance, "ingest_privacy_requests")
-        yield settings, instance, before, first_version.strip()
+        yield settings, instance, before, first_version.strip(), unerased
 
 
 def test_the_erased_user_is_in_no_table_of_any_schema(erased):
@@ -156,7 +162,7 @@ def test_no_file_under_the_home_holds_them_not_even_the_warehouse_bytes(erased):
 
 
 def test_no_event_log_entry_of_any_run_holds_them(erased):
-    _, instance, _, _ = erased
+    instance = erased[1]
     runs = instance.get_runs()
     assert len(runs) == 3
     entries = [entry for run in runs for entry in instance.all_logs(run.run_id)]
@@ -166,7 +172,7 @@ def test_no_event_log_entry_of_any_run_holds_them(erased):
 
 
 def test_older_versions_are_rewritten_with_redacted_by_and_a_new_one_published(erased):
-    settings, _, _, first_version = erased
+    settings, first_version = erased[0], erased[3]
     for dataset in ("preference_pairs", "kto_signals"):
         root = settings.datasets_dir / dataset
         latest = (root / "LATEST").read_text().strip()
@@ -204,7 +210,7 @@ def test_privacy_status_reports_what_was_removed(erased, capsys):
 
 
 def test_every_other_users_rows_are_unchanged(erased):
-    settings, _, before, _ = erased
+    settings, before = erased[0], erased[2]
     assert query(settings, others("raw.feedback_events", "user_id")) == before["events"]
     assert query(settings, others("marts.fct_sessions", "user_key")) == before["sessions"]
     assert query(settings, others("marts.fct_generations", "user_key")) == before["generations"]
@@ -212,8 +218,9 @@ def test_every_other_users_rows_are_unchanged(erased):
 
 
 def test_retention_deletes_old_raw_events_and_keeps_the_daily_metrics(erased, tmp_path):
-    """The events of the home are from October 2026; a drop's run with a 30-day window (the
-    drop holds one event of yesterday) deletes them from the raw tables only."""
+    """The events of the home are from October 2026; a drop's ingestion with a 30-day window
+    (the drop holds one event of yesterday), then dbt, deletes them from the raw tables
+    only."""
     with platform_home(tmp_path / "home") as settings, pytest.MonkeyPatch.context() as env:
         shutil.copytree(erased[0].home, settings.home, dirs_exist_ok=True)
         env.setenv("FEEDBACK_PLATFORM_RETENTION_DAYS", "30")
@@ -224,8 +231,14 @@ def test_retention_deletes_old_raw_events_and_keeps_the_daily_metrics(erased, tm
             [event("r1", "generation", occurred_at=yesterday.strftime("%Y-%m-%dT%H:%M:%SZ"),
                    generation_id="gr1", user_id="fay", session_id="t")],
         )  # fmt: skip
-        with dg.DagsterInstance.ephemeral() as instance:
-            run_job(settings, instance, "ingest_events")
+        # the drop's ingestion, retention and the core dbt build of a drop's run (the review
+        # steps after it read nothing retention touched)
+        assert dg.materialize(
+            [raw_feedback_events, raw_events_retention, dbt_models],
+            resources=build_resources(settings),
+            selection=dg.AssetSelection.assets(*EVENT_TABLES.keys, raw_events_retention)
+            | build_dbt_asset_selection([dbt_models], dbt_select="+fct_signal_metrics_daily"),
+        ).success
 
         assert query(settings, "select event_id from raw.feedback_events") == [("r1",)]
         # the October day's metrics still count every generation of the known drop (the
@@ -238,3 +251,47 @@ def test_retention_deletes_old_raw_events_and_keeps_the_daily_metrics(erased, tm
         assert query(settings, "select count(*) from marts.fct_sessions") == [
             (sessions_before + 1,)
         ]
+
+
+def test_an_erasure_killed_mid_way_is_finished_by_the_next_run(erased, tmp_path, monkeypatch):
+    """Killed after the files were redacted, before the rows went: the request waits with its
+    key, and the next run deletes the rows, compacts and completes it."""
+    from feedback_platform.assets.privacy import privacy_erasures, raw_privacy_requests
+    from feedback_platform.privacy import erasure
+
+    with platform_home(tmp_path / "home") as settings:
+        shutil.copytree(erased[4], settings.home, dirs_exist_ok=True)
+        write_jsonl(
+            settings.privacy_landing_dir / "requests-1.jsonl",
+            [{"request_id": "req-erase-1", "user_id": ERIN["user_id"], "kind": "erase",
+              "requested_at": "2026-10-20T09:00:00Z"}],
+        )  # fmt: skip
+        resources = build_resources(settings)
+
+        def killed(*_):
+            raise KeyboardInterrupt("killed")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(erasure, "_delete_rows", killed)
+            with pytest.raises(KeyboardInterrupt):
+                dg.materialize([raw_privacy_requests, privacy_erasures], resources=resources)
+        assert query(settings, "select user_key, completed_at from raw.privacy_requests") == [
+            (ERIN_KEY, None)
+        ]
+        assert query(
+            settings, f"select count(*) from raw.feedback_events where user_id = '{ERIN_KEY}'"
+        ) == [(7,)]
+
+        assert dg.materialize([privacy_erasures], resources=resources).success
+
+        [(key, completed_at, outcome)] = query(
+            settings, "select user_key, completed_at, outcome from raw.privacy_requests"
+        )
+        assert key is None and completed_at is not None
+        outcome = json.loads(outcome)
+        assert outcome["rows removed from raw.feedback_events"] == 7
+        assert outcome["dataset versions rewritten (redacted_by)"].startswith("preference_pairs/")
+        assert outcome["landing drops deleted"] == 3
+        assert not holds_erased(settings.warehouse_path.read_bytes())
+        old = settings.datasets_dir / "preference_pairs" / erased[3] / "manifest.json"
+        assert json.loads(old.read_text())["redacted_by"] == ["req-erase-1"]
