@@ -140,9 +140,12 @@ def carry_out_erasures(
         pending = pending_erasures(con)
         if not pending:
             return []
+        erased_keys = set()
         for request_id, key in pending:
-            if key is not None:
+            # a key already erased in this loop (a second request of the same user) was done
+            if key is not None and key not in erased_keys:
                 outcome = erase_user(con, settings, request_id, key, datasets)
+                erased_keys.add(key)
                 context.log.info(f"erasure {request_id}: {outcome.as_json()}")
         _rewrite_queue_file(con, settings)
         fresh = compact_warehouse(con, settings.warehouse_path)

@@ -117,7 +117,9 @@ def erase_user(
     datasets: list[PublishedDataset],
 ) -> ErasureOutcome:
     """Everything of the user ``key`` but the compaction: files first, then one transaction
-    over the warehouse that also clears the key and records the outcome on ``request_id``."""
+    over the warehouse that also records the outcome on the user's waiting erase requests and
+    clears the key from all their requests. ``request_id`` (the first of them) is the one the
+    rewritten dataset versions name."""
     for statement in _ERASED_SQL:
         _execute(con, statement, key)
     outcome = ErasureOutcome()
@@ -127,14 +129,15 @@ def erase_user(
     con.begin()
     try:
         outcome.rows = _delete_rows(con, key)
+        # every erase request of the user waiting is done by this one (the first, by time)
+        con.execute(
+            f"update {PRIVACY_REQUESTS_TABLE} set outcome = $outcome::json"
+            " where user_key = $key and kind = 'erase' and completed_at is null",
+            {"outcome": outcome.as_json(), "key": key},
+        )
         con.execute(
             f"update {PRIVACY_REQUESTS_TABLE} set user_key = null where user_key = $key",
             {"key": key},
-        )
-        con.execute(
-            f"update {PRIVACY_REQUESTS_TABLE} set outcome = $outcome::json"
-            " where request_id = $request_id",
-            {"outcome": outcome.as_json(), "request_id": request_id},
         )
         con.commit()
     except BaseException:
@@ -279,6 +282,8 @@ def compact_warehouse(con: duckdb.DuckDBPyConnection, warehouse: Path) -> Path:
     warehouse (``replace_warehouse``). DuckDB reuses the blocks of deleted rows without
     clearing them, even after a checkpoint, so the erased text stays in the file until it is
     written anew."""
+    for leftover in warehouse.parent.glob(f".{warehouse.name}.*.tmp"):
+        leftover.unlink()  # a copy a killed run left half-written
     fresh = warehouse.with_name(f".{warehouse.name}.{uuid.uuid4().hex}.tmp")
     con.execute("checkpoint")
     [(name,)] = con.execute("select current_database()").fetchall()

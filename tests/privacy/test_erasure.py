@@ -110,7 +110,10 @@ def erased(tmp_path_factory):
             "sessions": query(settings, others("marts.fct_sessions", "user_key")),
             "generations": query(settings, others("marts.fct_generations", "user_key")),
         }
-        first_version = (settings.datasets_dir / "preference_pairs" / "LATEST").read_text()
+        first_versions = {
+            dataset: (settings.datasets_dir / dataset / "LATEST").read_text().strip()
+            for dataset in ("preference_pairs", "kto_signals")
+        }
         assert holds_erased(settings.warehouse_path.read_bytes())
         unerased = tmp_path_factory.mktemp("unerased") / "home"
         shutil.copytree(home, unerased)
@@ -118,11 +121,14 @@ def erased(tmp_path_factory):
             settings.privacy_landing_dir / "requests-1.jsonl",
             [
                 {"request_id": "req-erase-1", "user_id": ERIN["user_id"], "kind": "erase",
-                 "requested_at": "2026-10-20T09:00:00Z"}
+                 "requested_at": "2026-10-20T09:00:00Z"},
+                # asked twice: one erasure, recorded on both
+                {"request_id": "req-erase-2", "user_id": ERIN["user_id"], "kind": "erase",
+                 "requested_at": "2026-10-21T09:00:00Z"},
             ],
         )  # fmt: skip
         run_job(settings, instance, "ingest_privacy_requests")
-        yield settings, instance, before, first_version.strip(), unerased
+        yield settings, instance, before, first_versions, unerased
 
 
 def test_the_erased_user_is_in_no_table_of_any_schema(erased):
@@ -172,8 +178,8 @@ def test_no_event_log_entry_of_any_run_holds_them(erased):
 
 
 def test_older_versions_are_rewritten_with_redacted_by_and_a_new_one_published(erased):
-    settings, first_version = erased[0], erased[3]
-    for dataset in ("preference_pairs", "kto_signals"):
+    settings = erased[0]
+    for dataset, first_version in erased[3].items():
         root = settings.datasets_dir / dataset
         latest = (root / "LATEST").read_text().strip()
         assert latest != first_version
@@ -205,8 +211,12 @@ def test_privacy_status_reports_what_was_removed(erased, capsys):
     assert ", kto_signals/v000001-" in out
     assert "landing drops deleted: 3" in out
     assert query(
-        settings, "select user_key, subject_hash is not null from raw.privacy_requests"
-    ) == [(None, True)]
+        settings,
+        "select request_id, user_key, subject_hash is not null, completed_at is not null"
+        " from raw.privacy_requests order by 1",
+    ) == [("req-erase-1", None, True, True), ("req-erase-2", None, True, True)]
+    assert main(["privacy", "status", "req-erase-2"]) == 0
+    assert "rows removed from raw.feedback_events: 7" in capsys.readouterr().out
 
 
 def test_every_other_users_rows_are_unchanged(erased):
@@ -293,5 +303,7 @@ def test_an_erasure_killed_mid_way_is_finished_by_the_next_run(erased, tmp_path,
         assert outcome["dataset versions rewritten (redacted_by)"].startswith("preference_pairs/")
         assert outcome["landing drops deleted"] == 3
         assert not holds_erased(settings.warehouse_path.read_bytes())
-        old = settings.datasets_dir / "preference_pairs" / erased[3] / "manifest.json"
+        old = (
+            settings.datasets_dir / "preference_pairs" / erased[3]["preference_pairs"]
+        ) / "manifest.json"
         assert json.loads(old.read_text())["redacted_by"] == ["req-erase-1"]
