@@ -40,6 +40,7 @@ from feedback_platform.datasets.versions import (
 )
 from feedback_platform.schema import PRIVACY_REQUESTS_TABLE
 from feedback_platform.settings import Settings
+from feedback_platform.warehouse import transaction
 
 #: The temporary tables that name the erased user's rows while a request is carried out:
 #: their events, the generations those events name, and the review items quoting either.
@@ -64,9 +65,9 @@ _ERASED_SQL = (
 
 @dataclass(frozen=True)
 class PublishedDataset:
-    """A dataset erasures reach: the function that publishes a new version of it from a table
-    of rows, the table its next version is published from, its folder under ``datasets/``,
-    and how its files are ordered and counted (``datasets/versions.py``)."""
+    """A dataset erasures reach: its folder under ``datasets/``, the table its next version is
+    published from, how its files are ordered and counted (``datasets/versions.py``), and the
+    function that publishes a new version of it from a table of rows."""
 
     folder: str
     rows_table: str
@@ -126,8 +127,7 @@ def erase_user(
     for dataset in datasets:
         _redact_dataset(con, settings.datasets_dir / dataset.folder, dataset, request_id, outcome)
     outcome.drops_deleted = _delete_drops(con, settings, key)
-    con.begin()
-    try:
+    with transaction(con):
         outcome.rows = _delete_rows(con, key)
         # every erase request of the user waiting is done by this one (the first, by time)
         con.execute(
@@ -139,10 +139,6 @@ def erase_user(
             f"update {PRIVACY_REQUESTS_TABLE} set user_key = null where user_key = $key",
             {"key": key},
         )
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
     return outcome
 
 
