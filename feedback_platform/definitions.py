@@ -6,8 +6,9 @@ import dagster as dg
 
 from feedback_platform.assets.gated_models import gated_models
 from feedback_platform.assets.ingestion import raw_events_freshness, raw_feedback_events
-from feedback_platform.assets.privacy import raw_privacy_requests
+from feedback_platform.assets.privacy import privacy_erasures, raw_privacy_requests
 from feedback_platform.assets.reporting import participation_weekly, reporting_models
+from feedback_platform.assets.retention import raw_events_retention
 from feedback_platform.assets.review import (
     review_agreement,
     review_items,
@@ -58,11 +59,13 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=[
             raw_assets,
+            raw_events_retention,
             dbt_models,
             reporting_models,
             participation_weekly,
             raw_review_labels,
             raw_privacy_requests,
+            privacy_erasures,
             review_items,
             review_agreement,
             gated_models,

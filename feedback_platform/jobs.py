@@ -13,7 +13,7 @@ from dagster_dbt import build_dbt_asset_selection
 
 from feedback_platform.assets.gated_models import PUBLICATION_MODELS
 from feedback_platform.assets.ingestion import EVENT_TABLES, DropTables
-from feedback_platform.assets.privacy import PRIVACY_TABLES
+from feedback_platform.assets.privacy import PRIVACY_TABLES, privacy_erasures
 from feedback_platform.assets.reporting import participation_weekly, reporting_models
 from feedback_platform.assets.review import review_agreement
 from feedback_platform.assets.review_labels import REVIEW_LABEL_TABLES
@@ -90,14 +90,17 @@ ingest_reviews_job = _ingest_job(
     also=TRAINING_OPT_OUTS,
 )
 
-#: A request drop's run records the requests and who is now out of training data; the queue,
-#: the datasets and contributor impact leave those users out from their next run on (a drop's,
-#: the publication's). Not downstream of it all: a home may get a request before any event.
+#: A request drop's run records the requests, carries out the erase requests (every row, file
+#: and dataset version of the user) and rebuilds who is out of training data; the queue, the
+#: datasets and contributor impact leave opted-out users out from their next run on (a
+#: drop's, the publication's). Not downstream of it all: a home may get a request before any
+#: event.
 ingest_privacy_job = dg.define_asset_job(
     "ingest_privacy_requests",
-    selection=dg.AssetSelection.assets(*PRIVACY_TABLES.keys) | TRAINING_OPT_OUTS,
+    selection=dg.AssetSelection.assets(*PRIVACY_TABLES.keys, privacy_erasures) | TRAINING_OPT_OUTS,
     description="Record privacy request drops (erasure, training consent) in"
-    " raw.privacy_requests and rebuild who is out of training data.",
+    " raw.privacy_requests, carry out the erase requests and rebuild who is out of training"
+    " data.",
     executor_def=dg.in_process_executor,
 )
 

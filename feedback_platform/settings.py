@@ -82,6 +82,19 @@ def engine_name(value: str) -> str:
     return value
 
 
+def retention_days(value: str) -> float | None:
+    """``FEEDBACK_PLATFORM_RETENTION_DAYS`` checked: unset or empty keeps everything, else a
+    positive number of days (0 would delete every event as it lands)."""
+    if not value.strip():
+        return None
+    days = float(value)
+    if days <= 0:
+        raise ValueError(
+            f"FEEDBACK_PLATFORM_RETENTION_DAYS={value!r}: expected a number of days > 0"
+        )
+    return days
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -100,6 +113,9 @@ class Settings:
     engine: str = ENGINE_DUCKDB
     #: The local Spark Thrift server's port (on 127.0.0.1).
     spark_thrift_port: int = DEFAULT_SPARK_THRIFT_PORT
+    #: Raw events older than this many days (by event time) are deleted on each run; None keeps
+    #: them for good.
+    retention_days: float | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -127,6 +143,7 @@ class Settings:
             spark_thrift_port=int(
                 env.get("FEEDBACK_PLATFORM_SPARK_THRIFT_PORT", DEFAULT_SPARK_THRIFT_PORT)
             ),
+            retention_days=retention_days(env.get("FEEDBACK_PLATFORM_RETENTION_DAYS", "")),
         )
 
     @cached_property

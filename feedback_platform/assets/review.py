@@ -55,7 +55,7 @@ def _count_by(table: str, column: str) -> str:
     return f"select {column}, count(*) from {table} group by all order by 2 desc, 1"
 
 
-def _export_jsonl(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> None:
+def export_jsonl(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> None:
     """One JSON object per line, written beside the target and renamed over it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
@@ -210,7 +210,7 @@ def review_queue(
     path = platform.settings().review_dir / "queue.jsonl"
     with duckdb.get_connection() as con:
         _keep_queued_items(con)
-        _export_jsonl(con, f"select * from {QUEUE_TABLE} order by queue_position", path)
+        export_jsonl(con, f"select * from {QUEUE_TABLE} order by queue_position", path)
         summary = _queue_summary(con)
     open_items = sum(summary.by_reason.values())
     context.log.info(
@@ -226,7 +226,7 @@ def review_queue(
             "by_segment": dg.MetadataValue.json(summary.by_segment),
             "queue_path": dg.MetadataValue.path(str(path)),
             "preview": dg.MetadataValue.md(
-                md_table(["#", "reason", "priority", "segment", "prompt"], summary.preview)
+                md_table(["#", "item_id", "reason", "priority", "segment"], summary.preview)
             ),
         }
     )
@@ -267,7 +267,7 @@ def _queue_summary(con: duckdb.DuckDBPyConnection) -> QueueSummary:
     ).fetchall()
     preview = con.execute(
         f"""
-        select queue_position, reason, priority, user_segment, left(prompt, 60)
+        select queue_position, item_id, reason, priority, user_segment
         from {QUEUE_TABLE} order by queue_position limit 10
         """
     ).fetchall()

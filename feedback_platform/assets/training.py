@@ -108,6 +108,10 @@ KTO = DatasetSpec(
 )
 
 
+#: Every valid event's ids (no text), kept by dbt after retention deletes the raw event: the
+#: events a published row names resolve here however old they are.
+EVENT_IDS_TABLE = "intermediate.int_events_sessionized"
+
 #: What the checks read in the written files: the texts and the split of every published pair
 #: are those of the rows the dbt tests passed (``no_degenerate_pairs``, ``one_split_per_text``
 #: on ``preference_pair_rows``), every weight is in (0, 1], and every source event id resolves.
@@ -127,7 +131,7 @@ select
     (select count(*) from published anti join {PAIRS.rows_table} as checked using (pair_id, split)),
     (select count(*) from published where weight is null or weight <= 0 or weight > 1),
     (select count(*) from events
-     where event_id not in (select event_id from raw.feedback_events))
+     where event_id not in (select event_id from {EVENT_IDS_TABLE}))
 """
 
 _PAIR_CHECKS = (
@@ -146,8 +150,9 @@ _PAIR_CHECKS = (
     ("weights_in_range", "every weight in (0, 1]", "weights outside (0, 1]"),
     (
         "provenance_resolves",
-        "every source_event_id is in raw.feedback_events",
-        "source event ids not in raw.feedback_events",
+        "every source_event_id is a known event (intermediate.int_events_sessionized, which"
+        " keeps every event's ids after retention deleted its raw row)",
+        "source event ids of no known event",
     ),
 )
 
@@ -175,9 +180,11 @@ def preference_pairs(
     (``train.parquet``, ``holdout.parquet``, ``manifest.json``) and ``LATEST`` names it;
     unchanged content makes no new version. The checks read the published files."""
     with duckdb.get_connection() as con:
-        version = _publish_dataset(con, PAIRS, platform.settings().datasets_dir)
+        version = publish_dataset(con, PAIRS, platform.settings().datasets_dir)
+        # ids and figures only: Dagster keeps metadata in its event log for good, where an
+        # erasure could not reach a user's text (the texts are in the files and the table)
         preview = con.execute(
-            f"select source, split, prompt, chosen, rejected, round(weight, 3) from {PAIRS_TABLE}"
+            f"select pair_id, source, split, round(weight, 3) from {PAIRS_TABLE}"
             " order by occurred_at desc, pair_id limit 5"
         ).fetchall()
         files = [str(version.path / f"{split}.parquet") for split in SPLITS]
@@ -187,7 +194,7 @@ def preference_pairs(
         metadata={
             **_version_metadata(version),
             "preview": dg.MetadataValue.md(
-                md_table(["source", "split", "prompt", "chosen", "rejected", "weight"], preview)
+                md_table(["pair_id", "source", "split", "weight"], preview)
             ),
         }
     )
@@ -223,24 +230,29 @@ def kto_signals(
     for KTO) from thumbs, copies, shares and abandoned sessions (the rows of
     ``kto_signal_rows``), versioned like the pairs under ``datasets/kto_signals/``."""
     with duckdb.get_connection() as con:
-        version = _publish_dataset(con, KTO, platform.settings().datasets_dir)
+        version = publish_dataset(con, KTO, platform.settings().datasets_dir)
     context.log.info(_describe(version))
     return dg.MaterializeResult(metadata=_version_metadata(version))
 
 
-def _publish_dataset(
-    con: duckdb.DuckDBPyConnection, dataset: DatasetSpec, datasets_dir: Path
+def publish_dataset(
+    con: duckdb.DuckDBPyConnection,
+    dataset: DatasetSpec,
+    datasets_dir: Path,
+    rows_table: str | None = None,
 ) -> PublishedVersion:
-    """Publish the rows of ``dataset.rows_table`` under ``datasets_dir / dataset.folder``
-    unless unchanged, and keep them as ``dataset.table`` with the name of the version they are
-    in. Files are sorted by time, then the id column, so the same content gives the same
-    bytes; counts are by the kind column, split and segment."""
+    """Publish the rows of ``rows_table`` (by default ``dataset.rows_table``; an erasure passes
+    those rows without the erased user's) under ``datasets_dir / dataset.folder`` unless
+    unchanged, and keep them as ``dataset.table`` with the name of the version they are in.
+    Files are sorted by time, then the id column, so the same content gives the same bytes;
+    counts are by the kind column, split and segment."""
+    rows_table = rows_table or dataset.rows_table
     as_of, parameters = _dataset_parameters(con)
-    counts = _row_counts(con, dataset)
+    counts = _row_counts(con, dataset, rows_table)
     version = publish(
         con,
         datasets_dir / dataset.folder,
-        table=dataset.rows_table,
+        table=rows_table,
         columns=list(dataset.columns),
         splits=SPLITS,
         order_by=f"occurred_at, {dataset.id_column}",
@@ -250,7 +262,7 @@ def _publish_dataset(
             "row_counts": {"total": sum(counts["by_split"].values()), **counts},
         },
     )
-    _keep_with_version(con, dataset.rows_table, dataset.table, version.version)
+    _keep_with_version(con, rows_table, dataset.table, version.version)
     return version
 
 
@@ -279,13 +291,14 @@ def _keep_with_version(
     )
 
 
-def _row_counts(con: duckdb.DuckDBPyConnection, dataset: DatasetSpec) -> dict[str, dict]:
-    """The rows counted by the kind column, by split and by segment."""
+def _row_counts(
+    con: duckdb.DuckDBPyConnection, dataset: DatasetSpec, rows_table: str
+) -> dict[str, dict]:
+    """The rows of ``rows_table`` counted by the kind column, by split and by segment."""
     return {
         f"by_{column}": dict(
             con.execute(
-                f"select {column}::varchar, count(*) from {dataset.rows_table}"
-                " group by all order by 1"
+                f"select {column}::varchar, count(*) from {rows_table} group by all order by 1"
             ).fetchall()
         )
         for column in (dataset.kind_column, "split", "user_segment")
@@ -339,15 +352,18 @@ def contributor_impact(
         [(rows, users)] = con.execute(
             f"select count(*), count(distinct user_key) from {IMPACT_TABLE}"
         ).fetchall()
+        # figures only, no user key (see preference_pairs)
         preview = con.execute(
-            f"select left(user_key, 12), month, message from {IMPACT_TABLE}"
-            " order by month desc, answers_improved desc, user_key limit 5"
+            f"select month, count(*), sum(answers_improved) from {IMPACT_TABLE}"
+            " group by month order by month desc limit 5"
         ).fetchall()
     context.log.info(f"contributor impact: {users} users, {rows} user-months")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": rows,
             "contributors": users,
-            "preview": dg.MetadataValue.md(md_table(["user", "month", "message"], preview)),
+            "preview": dg.MetadataValue.md(
+                md_table(["month", "contributors", "answers improved"], preview)
+            ),
         }
     )

@@ -130,6 +130,12 @@ def dbt_models(
     platform: PlatformResource,
     duckdb: DuckDBResource,
 ):
+    if config.full_refresh and platform.settings().retention_days is not None:
+        context.log.warning(
+            "full refresh with FEEDBACK_PLATFORM_RETENTION_DAYS set: the incremental models"
+            " and the daily metrics are rebuilt from the raw events retention kept, so the"
+            " days before the window are gone from them"
+        )
     yield from dbt_build(context, config, dbt, platform, duckdb)
     # Only a build of what the reports read can make one stale (a privacy request's run
     # rebuilds who is out of training data, on a home that may have no marts yet).

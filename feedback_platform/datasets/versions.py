@@ -172,3 +172,113 @@ def code_version() -> str:
     except (OSError, subprocess.SubprocessError):
         commit = ""
     return f"{version}+{commit}" if commit else version
+
+
+def version_folders(root: Path) -> list[Path]:
+    """Every published version under ``root``, oldest first (hidden temporary folders are not
+    versions)."""
+    if not root.exists():
+        return []
+    return sorted(
+        path
+        for path in root.iterdir()
+        if path.is_dir() and path.name.startswith("v") and path.name[1:7].isdigit()
+    )
+
+
+def redact_version(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    removed_where: str,
+    order_by: str,
+    counted_by: str,
+    request_id: str,
+) -> None:
+    """Rewrite the version ``path`` without its rows matching ``removed_where`` (SQL over the
+    published columns), the one exception to versions being immutable: an erasure. Each file
+    is written beside itself and renamed over it; the manifest then gets each file's new rows
+    and sha256, new row counts, a new content fingerprint and ``request_id`` in
+    ``redacted_by`` (a request id, never whom it erased). Nothing is done when the version held
+    none of those rows and its manifest matches its files; a rerun after a crash between a
+    file and its manifest finds the mismatch and finishes the manifest."""
+    manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    files = {name: path / name for name in manifest["files"]}
+    held = {name: _count(con, file, removed_where) for name, file in files.items()}
+    stale = any(
+        file_sha256(file) != manifest["files"][name]["sha256"] for name, file in files.items()
+    )
+    if not any(held.values()) and not stale:
+        return
+    for name, file in files.items():
+        if held[name]:
+            _rewrite_without(con, file, removed_where, order_by)
+    _write_atomically(
+        path / MANIFEST,
+        json.dumps(_redacted_manifest(con, manifest, files, counted_by, request_id), indent=2)
+        + "\n",
+    )
+
+
+def _count(con: duckdb.DuckDBPyConnection, file: Path, where: str) -> int:
+    [(rows,)] = con.execute(
+        f"select count(*) from read_parquet(?) where {where}", [str(file)]
+    ).fetchall()
+    return rows
+
+
+def _rewrite_without(con: duckdb.DuckDBPyConnection, file: Path, where: str, order_by: str) -> None:
+    """``file`` without the rows matching ``where``, in the order it was published, through a
+    temporary file renamed over it (a reader sees the old file or the new one)."""
+    temporary = file.with_name(f".{file.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        con.execute(
+            f"copy (select * from read_parquet(?) where not ({where}) order by {order_by})"
+            f" to '{temporary}' (format parquet, compression zstd)",
+            [str(file)],
+        )
+        os.replace(temporary, file)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _redacted_manifest(
+    con: duckdb.DuckDBPyConnection,
+    manifest: dict,
+    files: dict[str, Path],
+    counted_by: str,
+    request_id: str,
+) -> dict:
+    """``manifest`` describing the rewritten ``files``: rows, sha256, counts and fingerprint
+    recomputed from them, ``request_id`` added to ``redacted_by``."""
+    con.execute(
+        "create or replace temp table redacted_rows as select *, regexp_extract(filename,"
+        " '([^/]+)\\.parquet$', 1) as split from read_parquet(?, filename = true)",
+        [[str(file) for file in files.values()]],
+    )
+    columns = [
+        name
+        for (name,) in con.execute(
+            "select column_name from (describe redacted_rows) where column_name <> 'filename'"
+        ).fetchall()
+    ]
+    counts = {
+        f"by_{column}": dict(
+            con.execute(
+                f"select {column}::varchar, count(*) from redacted_rows group by all order by 1"
+            ).fetchall()
+        )
+        for column in (counted_by, "split", "user_segment")
+    }
+    redacted = {
+        **manifest,
+        "files": {
+            name: {"rows": _count(con, file, "true"), "sha256": file_sha256(file)}
+            for name, file in files.items()
+        },
+        "row_counts": {"total": sum(counts["by_split"].values()), **counts},
+        "content_fingerprint": content_fingerprint(con, "redacted_rows", columns),
+        "redacted_by": sorted({*manifest.get("redacted_by", []), request_id}),
+    }
+    con.execute("drop table redacted_rows")
+    return redacted

@@ -186,7 +186,12 @@ def test_rerunning_on_unchanged_input_keeps_latest(settings, first_run):
     assert metadata["dagster/row_count"].value == 3
     for dimension in ("source", "split", "user_segment"):
         assert f"| {dimension} | rows |" in metadata["row_counts"].value
-    assert "The capital of France is Paris." in metadata["preview"].value
+    # the preview names pairs by id, never by the texts users typed (kept in the event log)
+    assert "The capital of France is Paris." not in metadata["preview"].value
+    [(pair_id,)] = query(
+        settings, "select pair_id from training.preference_pairs where source = 'edit'"
+    )
+    assert pair_id in metadata["preview"].value
     assert published(settings)[1] == latest
     assert sorted(path.name for path in root.iterdir()) == sorted(["LATEST", latest])
     assert {path.name: path.stat().st_mtime_ns for path in (root / latest).iterdir()} == before
