@@ -90,6 +90,21 @@ def tables_holding(warehouse: Path, user_key: str) -> list[str]:
         ]
 
 
+def parquet_holding(home: Path, marker: str, user_key: str) -> list[str]:
+    """Parquet files with a row whose text holds the marker or the key (their bytes are
+    compressed, so a byte search would not see them)."""
+    found = []
+    for path in sorted(home.rglob("*.parquet")):
+        [(rows,)] = duckdb.execute(
+            "select count(*) from read_parquet($path) as t"
+            " where contains(t::varchar, $marker) or contains(t::varchar, $key)",
+            {"path": str(path), "marker": marker, "key": user_key},
+        ).fetchall()
+        if rows:
+            found.append(str(path.relative_to(home)))
+    return found
+
+
 def redacted_manifests(home: Path) -> list[str]:
     return [
         str(path.relative_to(home))
@@ -132,9 +147,11 @@ def main() -> int:
             return 1
     key = user_key(USER_ID, settings.user_salt)
     before = {"files": files_holding(home, MARKER.encode()),
-              "tables": tables_holding(settings.warehouse_path, key)}  # fmt: skip
-    print(f"Before: the marker in {len(before['files'])} files, the user in"
-          f" {len(before['tables'])} tables", flush=True)  # fmt: skip
+              "tables": tables_holding(settings.warehouse_path, key),
+              "parquet": parquet_holding(home, MARKER, key)}  # fmt: skip
+    print(f"Before: the marker in {len(before['files'])} files' bytes, the user in"
+          f" {len(before['tables'])} tables and {len(before['parquet'])} Parquet files",
+          flush=True)  # fmt: skip
 
     ui = live.start_ui(home, args.port or live.free_port(), log)
     try:
@@ -154,7 +171,8 @@ def main() -> int:
 
     after = {"files": files_holding(home, MARKER.encode()),
              "tables": tables_holding(settings.warehouse_path, key),
-             "key_files": files_holding(home, key.encode())}  # fmt: skip
+             "key_files": files_holding(home, key.encode()),
+             "parquet": parquet_holding(home, MARKER, key)}  # fmt: skip
     status = run_cli(home, "privacy", "status", REQUEST_ID)
     manifests = redacted_manifests(home)
     print(f"\nErase request dropped while the UI ran: run {run and run['status']},"
@@ -162,9 +180,10 @@ def main() -> int:
     print(f"  marker still in files: {after['files'] or 'none'}")
     print(f"  user key still in files: {after['key_files'] or 'none'}")
     print(f"  user still in tables: {after['tables'] or 'none'}")
+    print(f"  user still in Parquet files: {after['parquet'] or 'none'}")
     print(f"  manifests recording the redaction: {manifests or 'none'}")
     print("  feedback-platform privacy status:\n" + status.stdout)
-    gone = not (after["files"] or after["tables"] or after["key_files"])
+    gone = not (after["files"] or after["tables"] or after["key_files"] or after["parquet"])
     ok = bool(run) and run["status"] == "SUCCESS" and gone and status.returncode == 0
     summary = {
         "run_status": run and run["status"],
@@ -173,6 +192,8 @@ def main() -> int:
         "tables_before": len(before["tables"]),
         "files_after": len(after["files"]) + len(after["key_files"]),
         "tables_after": len(after["tables"]),
+        "parquet_before": len(before["parquet"]),
+        "parquet_after": len(after["parquet"]),
         "redacted_manifests": len(manifests),
     }
     print(json.dumps(summary))
