@@ -30,12 +30,10 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Writes `rows` (a query, which may read `relation`) to a new table beside `relation`, then
-    drops `relation` and renames the new table to it; returns the rename, the last statement,
-    for the caller to run. Parquet files cannot be overwritten while they are read, and a table
-    written in place would be half-written if the run were killed. Killed between the drop and
-    the rename, the table is missing: dbt's next run builds it from scratch, the same rows. -#}
-{% macro _spark_replace_contents(relation, rows) -%}
+{#- Writes `rows` (a query, which may read `relation`) to a new table beside `relation`: Parquet
+    files cannot be overwritten while they are read, and a table written in place would be
+    half-written if the run were killed. Returns the new table. -#}
+{% macro _spark_write_replacement(relation, rows) -%}
     {%- set replacement = relation.incorporate(
         path={'identifier': relation.identifier ~ '__dbt_replacement'}
     ) -%}
@@ -44,8 +42,19 @@
         'create table ' ~ replacement ~ ' using ' ~ config.get('file_format', 'parquet')
         ~ ' as ' ~ rows
     ) -%}
+    {{ return(replacement) }}
+{%- endmacro %}
+
+{#- Drops `relation` and returns the statement that renames `replacement` to it, the last one,
+    for the caller to run. Killed between the drop and the rename, the table is missing: dbt's
+    next run builds it from scratch, the same rows. -#}
+{% macro _spark_swap_in(relation, replacement) -%}
     {%- do run_query('drop table ' ~ relation) -%}
     {{ return('alter table ' ~ replacement ~ ' rename to ' ~ relation) }}
+{%- endmacro %}
+
+{% macro _spark_replace_contents(relation, rows) -%}
+    {{ return(_spark_swap_in(relation, _spark_write_replacement(relation, rows))) }}
 {%- endmacro %}
 
 {#- dbt-spark's check of the strategy, which knows no `delete+insert`: on Parquet it is the
@@ -79,9 +88,10 @@
         union all
         select {{ columns }} from {{ source }}
     {%- endset -%}
-    {#- the batch is a view of the model's query: computed once for its two reads -#}
+    {#- the batch is a view of the model's query (which reads the table): computed once for its
+        two reads, and released before the table it reads is dropped -#}
     {%- do run_query('cache table ' ~ source) -%}
-    {%- set rename = _spark_replace_contents(target, new_contents) -%}
+    {%- set replacement = _spark_write_replacement(target, new_contents) -%}
     {%- do run_query('uncache table if exists ' ~ source) -%}
-    {{ return(rename) }}
+    {{ return(_spark_swap_in(target, replacement)) }}
 {%- endmacro %}

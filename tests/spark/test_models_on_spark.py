@@ -15,7 +15,7 @@ from feedback_platform.assets.transformation import CORE_EXCLUDE
 from tests.assets.test_training import ALICE, CAROL, known_drop, signal
 from tests.assets.test_transformation import build
 from tests.conftest import event, platform_home, write_jsonl
-from tests.spark.conftest import (
+from tests.spark.spark_dbt import (
     core_models,
     dbt_on_spark,
     export_source_tables,
