@@ -78,20 +78,32 @@
             strategy, source, target, existing, unique_key, incremental_predicates
         )) }}
     {%- endif -%}
+    {%- set batch = _spark_write_batch(source, target) -%}
     {%- set columns = adapter.get_columns_in_relation(target)
         | map(attribute='quoted') | join(', ') -%}
     {%- set new_contents -%}
         select {{ columns }} from {{ target }} as stored
         where not exists (
-            select 1 from {{ source }} as batch where batch.{{ unique_key }} = stored.{{ unique_key }}
+            select 1 from {{ batch }} as batch where batch.{{ unique_key }} = stored.{{ unique_key }}
         )
         union all
-        select {{ columns }} from {{ source }}
+        select {{ columns }} from {{ batch }}
     {%- endset -%}
-    {#- the batch is a view of the model's query (which reads the table): computed once for its
-        two reads, and released before the table it reads is dropped -#}
-    {%- do run_query('cache table ' ~ source) -%}
     {%- set replacement = _spark_write_replacement(target, new_contents) -%}
-    {%- do run_query('uncache table if exists ' ~ source) -%}
+    {%- do run_query('drop table ' ~ batch) -%}
     {{ return(_spark_swap_in(target, replacement)) }}
+{%- endmacro %}
+
+{#- The new rows (dbt-spark's temporary view of the model's query) written to a table of their
+    own. The view is analyzed again at every read, which for the incremental models' queries
+    costs about a minute each on a local Spark (a view read twice, or cached, ran for minutes);
+    the table is read twice cheaply, and released before the table the view reads is dropped. -#}
+{% macro _spark_write_batch(source, target) -%}
+    {%- set batch = target.incorporate(path={'identifier': target.identifier ~ '__dbt_batch'}) -%}
+    {%- do run_query('drop table if exists ' ~ batch) -%}
+    {%- do run_query(
+        'create table ' ~ batch ~ ' using ' ~ config.get('file_format', 'parquet')
+        ~ ' as select * from ' ~ source
+    ) -%}
+    {{ return(batch) }}
 {%- endmacro %}
