@@ -44,6 +44,7 @@ def open_spark(root: Path) -> Iterator:
     ):
         # derby.log goes to the working directory
         cwd = Path.cwd()
+        root.mkdir(parents=True, exist_ok=True)
         os.chdir(root)
         try:
             dbt_on_spark("debug", target_path=root / "target")
