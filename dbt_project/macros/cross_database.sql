@@ -98,8 +98,24 @@
     {{ return(adapter.dispatch('prompt_bucket')(text)) }}
 {%- endmacro %}
 
+{#- DuckDB's md5_number reads the 16 bytes of the digest as one little-endian 128-bit integer;
+    the bucket is that number mod 100. Engines without a 128-bit integer get the same remainder
+    byte by byte: byte i (hex characters 2i+1 and 2i+2 of the digest) weighs 256^i mod 100, and
+    the sum of the weighted bytes (at most 16 * 255 * 99) fits any integer type. `hex_byte` is
+    the engine's conversion of a two-character hex string to an integer, `{}` standing for it. -#}
+{% macro _little_endian_digest_mod_100(hex_digest, hex_byte) -%}
+    {%- set terms = [] -%}
+    {%- for position in range(16) -%}
+        {%- set byte = 'substr(' ~ hex_digest ~ ', ' ~ (2 * position + 1) ~ ', 2)' -%}
+        {%- do terms.append(hex_byte.replace('{}', byte) ~ ' * ' ~ (256 ** position % 100)) -%}
+    {%- endfor -%}
+    cast(({{ terms | join(' + ') }}) % 100 as {{ dbt.type_bigint() }})
+{%- endmacro %}
+
 {% macro default__prompt_bucket(text) -%}
-    pmod(cast(conv(substr(md5({{ without_whitespace(text) }}), 1, 15), 16, 10) as bigint), 100)
+    {{ _little_endian_digest_mod_100(
+        'md5(' ~ without_whitespace(text) ~ ')', 'cast(conv({}, 16, 10) as int)'
+    ) }}
 {%- endmacro %}
 
 {#- md5_number is a UHUGEINT: the bucket is cast to the bigint the other engines give -#}
@@ -108,7 +124,9 @@
 {%- endmacro %}
 
 {% macro trino__prompt_bucket(text) -%}
-    (from_base(substr(to_hex(md5(to_utf8({{ without_whitespace(text) }}))), 1, 15), 16) % 100)
+    {{ _little_endian_digest_mod_100(
+        'to_hex(md5(to_utf8(' ~ without_whitespace(text) ~ ')))', 'from_base({}, 16)'
+    ) }}
 {%- endmacro %}
 
 {#- True when the text has something besides whitespace. -#}
@@ -195,4 +213,25 @@
 
 {% macro trino__month_and_year(date) -%}
     date_format({{ date }}, '%M %Y')
+{%- endmacro %}
+
+{#- The last non-null value of the expression in the window that follows (`over ...`): DuckDB
+    puts `ignore nulls` inside the call, the standard (Spark, Trino) after it. -#}
+{% macro last_value_ignoring_nulls(expression) -%}
+    {{ return(adapter.dispatch('last_value_ignoring_nulls')(expression)) }}
+{%- endmacro %}
+
+{% macro default__last_value_ignoring_nulls(expression) -%}
+    last_value({{ expression }}) ignore nulls
+{%- endmacro %}
+
+{% macro duckdb__last_value_ignoring_nulls(expression) -%}
+    last_value({{ expression }} ignore nulls)
+{%- endmacro %}
+
+{#- dbt-spark's dateadd goes through unix seconds, so `minute` and finer drop the fraction of a
+    second (a 29:59.966 gap became 29:59 and no longer split a session): timestampadd is exact
+    to the microsecond for every part. Found first by the `dbt` dispatch (dbt_project.yml). -#}
+{% macro spark__dateadd(datepart, interval, from_date_or_timestamp) -%}
+    timestampadd({{ datepart }}, {{ interval }}, {{ from_date_or_timestamp }})
 {%- endmacro %}

@@ -206,9 +206,9 @@ session_assigned as (
         event_id,
         user_key,
         is_session_start,
-        last_value(case when is_session_start then event_id end ignore nulls)
+        {{ last_value_ignoring_nulls('case when is_session_start then event_id end') }}
             over user_events_so_far as session_start_event_id,
-        last_value(case when is_session_start then occurred_at end ignore nulls)
+        {{ last_value_ignoring_nulls('case when is_session_start then occurred_at end') }}
             over user_events_so_far as session_started_at
     from session_starts_flagged
     window user_events_so_far as (

@@ -10,8 +10,9 @@
         unique_key='session_id',
         on_schema_change='fail',
         post_hook=[
-            "delete from {{ this }} where session_id not in"
-            " (select session_id from {{ ref('int_events_sessionized') }})"
+            "{% set merged_away %}session_id not in"
+            " (select session_id from {{ ref('int_events_sessionized') }}){% endset %}"
+            "{{ delete_from_this(merged_away) }}"
         ],
     )
 }}

@@ -28,15 +28,9 @@ generation_metrics as (
         {{ share_of('is_regenerated') }} as retry_rate,
         {{ count_of('chain_position = 0') }} as chains,
         -- over the chains' roots only: avg skips the null of every other generation
-        avg(
-            case
-                when
-                    chain_position = 0
-                    and chain_retry_count >= {{ var('high_retry_regenerations') }}
-                    then 1.0
-                when chain_position = 0 then 0.0
-            end
-        ) as high_retry_chain_share,
+        {{ share_of(
+            'chain_retry_count >= ' ~ var('high_retry_regenerations'), among='chain_position = 0'
+        ) }} as high_retry_chain_share,
         {{ median('dwell_ms') }} as median_dwell_ms,
         {{ share_of('is_copied') }} as copy_rate,
         {{ share_of('is_shared') }} as share_rate,

@@ -14,11 +14,10 @@
         unique_key='generation_id',
         on_schema_change='fail',
         pre_hook=[
-            "{% if is_incremental() %}"
-            " delete from {{ this }} where generation_id in ("
+            "{% if is_incremental() %}{% set rebuilt %}generation_id in ("
             " select generation_id from {{ ref('fct_generations') }}"
             " where batch_ingested_at > {{ high_watermark('batch_ingested_at') }})"
-            " {% endif %}"
+            "{% endset %}{{ delete_from_this(rebuilt) }}{% endif %}"
         ],
     )
 }}

@@ -16,14 +16,13 @@
         unique_key='pair_key',
         on_schema_change='fail',
         pre_hook=[
-            "{% if is_incremental() %}"
-            " delete from {{ this }} where chosen_generation_id in ("
+            "{% if is_incremental() %}{% set rebuilt %}chosen_generation_id in ("
             " select generation_id from {{ ref('fct_generations') }}"
             " where batch_ingested_at > {{ high_watermark('batch_ingested_at') }})"
             " or rejected_generation_id in ("
             " select generation_id from {{ ref('fct_generations') }}"
             " where batch_ingested_at > {{ high_watermark('batch_ingested_at') }})"
-            " {% endif %}"
+            "{% endset %}{{ delete_from_this(rebuilt) }}{% endif %}"
         ],
     )
 }}
