@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from feedback_platform.assets.anchors import raw_anchor_examples
 from feedback_platform.assets.gated_models import gated_models
 from feedback_platform.assets.ingestion import raw_events_freshness, raw_feedback_events
 from feedback_platform.assets.privacy import raw_privacy_requests
@@ -15,6 +16,7 @@ from feedback_platform.assets.review import (
 )
 from feedback_platform.assets.review_labels import raw_review_labels
 from feedback_platform.assets.training import (
+    anchor_set,
     contributor_impact,
     kto_signals,
     preference_pairs,
@@ -22,6 +24,7 @@ from feedback_platform.assets.training import (
 from feedback_platform.assets.transformation import dbt_models
 from feedback_platform.jobs import (
     feedback_pipeline_job,
+    ingest_anchors_job,
     ingest_events_job,
     ingest_privacy_job,
     ingest_reviews_job,
@@ -31,6 +34,7 @@ from feedback_platform.jobs import (
 from feedback_platform.resources import build_resources
 from feedback_platform.schedules import participation_weekly_schedule, publish_datasets_schedule
 from feedback_platform.sensors import (
+    anchor_drop_sensor,
     event_drop_sensor,
     privacy_drop_sensor,
     review_drop_sensor,
@@ -56,10 +60,12 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             participation_weekly,
             raw_review_labels,
             raw_privacy_requests,
+            raw_anchor_examples,
             review_items,
             review_agreement,
             gated_models,
             review_queue,
+            anchor_set,
             preference_pairs,
             kto_signals,
             contributor_impact,
@@ -68,12 +74,19 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             ingest_events_job,
             ingest_reviews_job,
             ingest_privacy_job,
+            ingest_anchors_job,
             feedback_pipeline_job,
             participation_report_job,
             publish_datasets_job,
         ],
         schedules=[participation_weekly_schedule, publish_datasets_schedule(settings)],
-        sensors=[event_drop_sensor, review_drop_sensor, privacy_drop_sensor, stale_reports_sensor],
+        sensors=[
+            event_drop_sensor,
+            review_drop_sensor,
+            privacy_drop_sensor,
+            anchor_drop_sensor,
+            stale_reports_sensor,
+        ],
         resources=build_resources(settings),
     )
 

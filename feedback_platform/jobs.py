@@ -11,6 +11,7 @@ from __future__ import annotations
 import dagster as dg
 from dagster_dbt import build_dbt_asset_selection
 
+from feedback_platform.assets.anchors import ANCHOR_TABLES
 from feedback_platform.assets.gated_models import PUBLICATION_MODELS
 from feedback_platform.assets.ingestion import EVENT_TABLES, DropTables
 from feedback_platform.assets.privacy import PRIVACY_TABLES
@@ -18,6 +19,7 @@ from feedback_platform.assets.reporting import participation_weekly, reporting_m
 from feedback_platform.assets.review import review_agreement
 from feedback_platform.assets.review_labels import REVIEW_LABEL_TABLES
 from feedback_platform.assets.training import (
+    anchor_set,
     contributor_impact,
     kto_signals,
     preference_pairs,
@@ -36,7 +38,8 @@ WEEKLY_REPORTS = dg.AssetSelection.assets(reporting_models, participation_weekly
 #: every drop, since each new version re-publishes every row (each new event moves the as-of
 #: time and so every weight).
 PUBLICATION = (
-    dg.AssetSelection.assets(preference_pairs, kto_signals, contributor_impact) | PUBLICATION_MODELS
+    dg.AssetSelection.assets(anchor_set, preference_pairs, kto_signals, contributor_impact)
+    | PUBLICATION_MODELS
 )
 
 #: The dbt seeds (the event taxonomy, seeds/event_types.csv): no drop is upstream of them, but
@@ -90,6 +93,14 @@ ingest_reviews_job = _ingest_job(
     also=TRAINING_OPT_OUTS,
 )
 
+#: A curated anchor drop's run records the anchors (and rebuilds what reads them but the
+#: datasets): the next publication holds them in the anchor set and out of the training splits.
+ingest_anchors_job = _ingest_job(
+    "ingest_anchors",
+    ANCHOR_TABLES,
+    "Ingest curated anchor drops (landing/anchors/) into raw.anchor_examples.",
+)
+
 #: A request drop's run records the requests and who is now out of training data; the queue,
 #: the datasets and contributor impact leave those users out from their next run on (a drop's,
 #: the publication's). Not downstream of it all: a home may get a request before any event.
@@ -104,8 +115,8 @@ ingest_privacy_job = dg.define_asset_job(
 publish_datasets_job = dg.define_asset_job(
     PUBLISH_JOB_NAME,
     selection=PUBLICATION,
-    description="Publish new versions of the preference pairs and KTO signals (when their"
-    " content changed) and count contributor impact against the latest pairs.",
+    description="Publish new versions of the anchor set, preference pairs and KTO signals (when"
+    " their content changed) and count contributor impact against the latest pairs.",
     executor_def=dg.in_process_executor,
 )
 

@@ -15,6 +15,8 @@ EVENTS_LEDGER = "raw.ingested_files"
 REVIEW_LEDGER = "raw.ingested_review_files"
 PRIVACY_LEDGER = "raw.ingested_privacy_files"
 PRIVACY_REQUESTS_TABLE = "raw.privacy_requests"
+ANCHOR_LEDGER = "raw.ingested_anchor_files"
+ANCHOR_EXAMPLES_TABLE = "raw.anchor_examples"
 
 AGREEMENT_TABLE = "review.agreement"
 
@@ -203,6 +205,32 @@ create table if not exists raw.quarantined_privacy_requests (
 );
 """
 
+#: Curated anchor examples (``landing/anchors/*.jsonl``): human-labeled pairs a curator vouches
+#: for, held out of every training split as part of the anchor set (models/publication). Their
+#: texts are scrubbed like event texts; ``labeled_by`` is a staff id, as given.
+ANCHORS_DDL = f"""
+create schema if not exists raw;
+
+create table if not exists {ANCHOR_EXAMPLES_TABLE} (
+    prompt varchar not null,
+    chosen varchar not null,
+    rejected varchar not null,
+    source varchar,                   -- where the curator took the example from, as given
+    labeled_by varchar not null,      -- the curator's staff id
+    source_file varchar not null,
+    line_number bigint not null,
+    ingested_at timestamp not null
+);
+
+create table if not exists raw.quarantined_anchor_examples (
+    source_file varchar not null,
+    line_number bigint not null,
+    raw_text varchar,                 -- scrubbed as an event's
+    reason varchar not null,
+    ingested_at timestamp not null
+);
+"""
+
 #: The training tables are built whole (``create or replace ... as``) by their assets.
 TRAINING_SCHEMA_DDL = "create schema if not exists training;"
 
@@ -218,6 +246,9 @@ SCHEMA_DDL = "\n".join(
         scrub_ledger_ddl(REVIEW_LEDGER),
         PRIVACY_DDL,
         ledger_ddl(PRIVACY_LEDGER),
+        ANCHORS_DDL,
+        ledger_ddl(ANCHOR_LEDGER),
+        scrub_ledger_ddl(ANCHOR_LEDGER),
         TRAINING_SCHEMA_DDL,
     ]
 )

@@ -244,6 +244,7 @@ def test_the_dataset_checks_pass_on_what_was_published(settings, first_run):
         "no_prompt_in_both_splits": True,
         "weights_in_range": True,
         "provenance_resolves": True,
+        "no_anchor_prompt_in_splits": True,
     }
 
 
