@@ -17,6 +17,11 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from feedback_platform.assets.metadata import md_table
+from feedback_platform.datasets.human_share import (
+    COLLAPSE_WATCH_TABLE,
+    HUMAN_SHARE_TABLE,
+    collapse_figures,
+)
 from feedback_platform.datasets.versions import PublishedVersion, latest_version, publish
 from feedback_platform.dbt_project import dbt_vars
 from feedback_platform.resources import PlatformResource
@@ -295,8 +300,16 @@ def _anchor_prompt_check(
     )
 
 
+HUMAN_SHARE_CHECK = "human_share_is_healthy"
+
+
 @dg.asset(
-    deps=[PAIRS.rows_asset, anchor_set],
+    deps=[
+        PAIRS.rows_asset,
+        anchor_set,
+        dg.AssetKey(HUMAN_SHARE_TABLE.split(".")),
+        dg.AssetKey(COLLAPSE_WATCH_TABLE.split(".")),
+    ],
     check_specs=[
         *(
             dg.AssetCheckSpec(
@@ -305,6 +318,14 @@ def _anchor_prompt_check(
             for name, description, _ in _PAIR_CHECKS
         ),
         _anchor_check_spec("preference_pairs"),
+        dg.AssetCheckSpec(
+            HUMAN_SHARE_CHECK,
+            asset="preference_pairs",
+            description="At least min_human_share of the version's pairs have a chosen side a"
+            " person wrote or chose, and (with two model versions or more) no model version"
+            " holds more than max_model_version_share of them (publication.pair_collapse_watch)"
+            "; warns otherwise.",
+        ),
     ],
     pool="duckdb",
     kinds={"duckdb", "parquet"},
@@ -325,7 +346,8 @@ def preference_pairs(
     datasets_dir = platform.settings().datasets_dir
     anchors = _cut_against_anchors(datasets_dir)
     with duckdb.get_connection() as con:
-        version = _publish_dataset(con, PAIRS, datasets_dir, anchors)
+        figures = collapse_figures(con, latest_version(datasets_dir / PAIRS.folder))
+        version = _publish_dataset(con, PAIRS, datasets_dir, anchors, figures)
         preview = con.execute(
             f"select source, split, prompt, chosen, rejected, round(weight, 3) from {PAIRS_TABLE}"
             " order by occurred_at desc, pair_id limit 5"
@@ -344,6 +366,40 @@ def preference_pairs(
     )
     yield from _pair_checks(version, failures)
     yield anchor_check
+    yield _human_share_check(version, figures)
+
+
+def _human_share_check(version: PublishedVersion, figures: dict) -> dg.AssetCheckResult:
+    """Warns when the version's human share is low or one model version dominates its pairs
+    (the flags of ``collapse_watch``, which dbt computed). The version's own manifest sections
+    when it has them; ``figures`` (the same rows' figures) for a version published before the
+    watch existed, whose content is unchanged."""
+    sections = version.manifest if "collapse_watch" in version.manifest else figures
+    share, watch = sections["human_share"], sections["collapse_watch"]
+    problems = []
+    if watch["is_human_share_low"]:
+        problems.append(
+            f"human share {share['share']:.3f} < min_human_share {watch['min_human_share']}"
+        )
+    if watch["is_one_model_version_dominant"]:
+        problems.append(
+            f"model version {watch['top_model_version']} holds"
+            f" {watch['top_model_version_share']:.3f} of the pairs >"
+            f" max_model_version_share {watch['max_model_version_share']}"
+        )
+    return dg.AssetCheckResult(
+        check_name=HUMAN_SHARE_CHECK,
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"version {version.version}: "
+        + ("; ".join(problems) if problems else "human share and model mix within bounds"),
+        metadata={
+            "version": version.version,
+            "human_share": share["share"],
+            "change_from_parent": share["change_from_parent"],
+            "top_model_version_share": watch["top_model_version_share"],
+        },
+    )
 
 
 def _pair_checks(
@@ -390,12 +446,14 @@ def _publish_dataset(
     dataset: DatasetSpec,
     datasets_dir: Path,
     anchors: PublishedVersion | None = None,
+    figures: dict | None = None,
 ) -> PublishedVersion:
     """Publish the rows of ``dataset.rows_table`` under ``datasets_dir / dataset.folder``
     unless unchanged, and keep them as ``dataset.table`` with the name of the version they are
     in. Files are sorted by time, then the id column, so the same content gives the same
     bytes; counts are by the kind column, split and segment. A training dataset names the
-    ``anchors`` version its rows were cut against (they hold none of its prompts)."""
+    ``anchors`` version its rows were cut against (they hold none of its prompts); ``figures``
+    are further manifest sections (the pairs' collapse watch)."""
     as_of, parameters = _dataset_parameters(con)
     counts = _row_counts(con, dataset)
     version = publish(
@@ -410,6 +468,7 @@ def _publish_dataset(
             "as_of": as_of.isoformat() if as_of else None,
             "parameters": {**parameters, "dbt_vars": _rule_vars(parameters)},
             "row_counts": {"total": sum(counts["by_split"].values()), **counts},
+            **(figures or {}),
         },
     )
     _keep_with_version(con, dataset.rows_table, dataset.table, version.version)
