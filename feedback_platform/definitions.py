@@ -10,6 +10,7 @@ from feedback_platform.assets.ingestion import raw_events_freshness, raw_feedbac
 from feedback_platform.assets.privacy import raw_privacy_requests
 from feedback_platform.assets.reporting import participation_weekly, reporting_models
 from feedback_platform.assets.review import (
+    gold_answers,
     review_agreement,
     review_items,
     review_queue,
@@ -62,6 +63,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             raw_privacy_requests,
             raw_anchor_examples,
             review_items,
+            gold_answers,
             review_agreement,
             gated_models,
             review_queue,

@@ -12,7 +12,7 @@ import dagster as dg
 from dagster_dbt import build_dbt_asset_selection
 
 from feedback_platform.assets.anchors import ANCHOR_TABLES
-from feedback_platform.assets.gated_models import PUBLICATION_MODELS
+from feedback_platform.assets.gated_models import ANCHOR_ROWS, PUBLICATION_MODELS
 from feedback_platform.assets.ingestion import EVENT_TABLES, DropTables
 from feedback_platform.assets.privacy import PRIVACY_TABLES
 from feedback_platform.assets.reporting import participation_weekly, reporting_models
@@ -67,13 +67,12 @@ def _ingest_job(
 ) -> dg.UnresolvedAssetJobDefinition:
     """A new drop refreshes its raw tables (one multi-asset) and everything downstream of them
     but the weekly reports (a sensor asks for the weeks that changed) and the datasets, and
-    ``also`` (what those read that no drop is upstream of)."""
-    downstream = dg.AssetSelection.assets(*tables.keys).downstream()
+    ``also`` (what those read that no drop is upstream of, or that the queue reads of the
+    publication's models: the anchor set's rows, which its gold items show)."""
+    downstream = dg.AssetSelection.assets(*tables.keys).downstream() - WEEKLY_REPORTS - PUBLICATION
     return dg.define_asset_job(
         name,
-        selection=(downstream | also if also is not None else downstream)
-        - WEEKLY_REPORTS
-        - PUBLICATION,
+        selection=downstream | also if also is not None else downstream,
         description=description,
         executor_def=dg.in_process_executor,
     )
@@ -83,14 +82,14 @@ ingest_events_job = _ingest_job(
     "ingest_events",
     EVENT_TABLES,
     "Ingest event drops and rebuild the dbt models and the review queue.",
-    also=DBT_SEEDS | REVIEW_GATE | TRAINING_OPT_OUTS,
+    also=DBT_SEEDS | REVIEW_GATE | TRAINING_OPT_OUTS | ANCHOR_ROWS,
 )
 
 ingest_reviews_job = _ingest_job(
     "ingest_reviews",
     REVIEW_LABEL_TABLES,
     "Ingest review label drops and rebuild agreement and the review queue.",
-    also=TRAINING_OPT_OUTS,
+    also=TRAINING_OPT_OUTS | ANCHOR_ROWS,
 )
 
 #: A curated anchor drop's run records the anchors (and rebuilds what reads them but the
@@ -98,7 +97,9 @@ ingest_reviews_job = _ingest_job(
 ingest_anchors_job = _ingest_job(
     "ingest_anchors",
     ANCHOR_TABLES,
-    "Ingest curated anchor drops (landing/anchors/) into raw.anchor_examples.",
+    "Ingest curated anchor drops (landing/anchors/) into raw.anchor_examples and rebuild the"
+    " review queue, whose gold items show anchors.",
+    also=ANCHOR_ROWS,
 )
 
 #: A request drop's run records the requests and who is now out of training data; the queue,

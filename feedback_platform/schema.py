@@ -158,6 +158,21 @@ create table if not exists review.review_items (
 );
 """
 
+#: The known answer of every gold item ever queued (``review/gated/gold_items``), kept by the
+#: ``review_queue`` asset beside the item itself in ``review.review_items``, so a label returned
+#: after the anchor left the anchor set is still checked against it. No text, no user.
+GOLD_ANSWERS_TABLE = "review.gold_answers"
+GOLD_ANSWERS_DDL = f"""
+create schema if not exists review;
+
+create table if not exists {GOLD_ANSWERS_TABLE} (
+    item_id varchar primary key,      -- the item in review.review_items
+    answer varchar not null,          -- a | b: the side the anchor's person chose
+    anchor_id varchar not null,       -- the anchor (publication.anchor_set_rows) it shows
+    first_queued_at timestamp not null
+);
+"""
+
 #: Replaced whole (``create or replace``) by each agreement run, inside its transaction, so
 #: not part of ``ensure_schema``; every job that samples the queue runs that asset first.
 AGREEMENT_DDL = f"""
@@ -241,6 +256,7 @@ SCHEMA_DDL = "\n".join(
         scrub_ledger_ddl(EVENTS_LEDGER),
         DROP_SHA256_DDL,
         REVIEW_ITEMS_DDL,
+        GOLD_ANSWERS_DDL,
         REVIEW_LABELS_DDL,
         ledger_ddl(REVIEW_LEDGER),
         scrub_ledger_ddl(REVIEW_LEDGER),

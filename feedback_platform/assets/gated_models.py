@@ -38,3 +38,7 @@ def gated_models(
 
 #: The dataset rows and contributor impact: published on their own cadence, not by every drop.
 PUBLICATION_MODELS = build_dbt_asset_selection([gated_models], dbt_select="path:models/publication")
+
+#: The anchor set's rows: the open queue's gold items show anchors, so a drop's run, which
+#: leaves the rest of the publication to its own cadence, builds them with the review models.
+ANCHOR_ROWS = build_dbt_asset_selection([gated_models], dbt_select="anchor_set_rows")
