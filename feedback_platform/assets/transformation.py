@@ -81,13 +81,18 @@ def dbt_build(
     platform: PlatformResource,
     duckdb: DuckDBResource,
     dbt_env: Mapping[str, str] | None = None,
+    indirect_selection: str | None = None,
 ) -> Iterator:
     """``dbt build`` of the step's selected models, with each table's row count and columns.
-    Every dbt asset definition of the platform runs its models through this."""
+    Every dbt asset definition of the platform runs its models through this; with
+    ``indirect_selection`` (dbt's ``--indirect-selection``) a test of several models runs only
+    as that mode allows."""
     settings = platform.settings()
     # The dbt subprocess inherits this process's environment; its profile reads the path here.
     os.environ.update({**dbt_environment(settings), **(dbt_env or {})})
     args = ["build", "--full-refresh"] if config.full_refresh else ["build"]
+    if indirect_selection:
+        args += ["--indirect-selection", indirect_selection]
     if config.dbt_vars:
         args += ["--vars", json.dumps(config.dbt_vars)]
     # One target folder per home, not one per run: dbt finds the parse it saved last time
