@@ -92,14 +92,14 @@ ingest_reviews_job = _ingest_job(
     also=TRAINING_OPT_OUTS | ANCHOR_ROWS,
 )
 
-#: A curated anchor drop's run records the anchors (and rebuilds what reads them but the
-#: datasets): the next publication holds them in the anchor set and out of the training splits.
-ingest_anchors_job = _ingest_job(
+#: A curated anchor drop's run records the anchors only: the next publication holds them in the
+#: anchor set and out of the training splits. Not downstream of it all: a home may get anchors
+#: before any event, and curated anchors are never gold items, so the queue does not change.
+ingest_anchors_job = dg.define_asset_job(
     "ingest_anchors",
-    ANCHOR_TABLES,
-    "Ingest curated anchor drops (landing/anchors/) into raw.anchor_examples and rebuild the"
-    " review queue, whose gold items show anchors.",
-    also=ANCHOR_ROWS,
+    selection=dg.AssetSelection.assets(*ANCHOR_TABLES.keys),
+    description="Record curated anchor drops (landing/anchors/) in raw.anchor_examples.",
+    executor_def=dg.in_process_executor,
 )
 
 #: A request drop's run records the requests and who is now out of training data; the queue,

@@ -42,10 +42,13 @@ def gated_models(
 #: The dataset rows and contributor impact: published on their own cadence, not by every drop.
 PUBLICATION_MODELS = build_dbt_asset_selection([gated_models], dbt_select="path:models/publication")
 
-#: The anchor set's rows: the open queue's gold items show anchors, so a drop's run, which
-#: leaves the rest of the publication to its own cadence, builds them with the review models.
-#: Without the tests that no dataset row has an anchor's prompt: they test the dataset rows,
-#: which such a run does not rebuild (every build of those rows runs them).
+#: The anchor set's rows and the review pairs they read: the open queue's gold items show
+#: anchors, so a drop's run, which leaves the rest of the publication to its own cadence, builds
+#: them with the review models (an event drop's run selects no review pair otherwise, and on a
+#: new home there is none yet). Without the tests that no dataset row has an anchor's prompt:
+#: they test the dataset rows, which such a run does not rebuild (every build of those runs them).
 ANCHOR_ROWS = build_dbt_asset_selection(
-    [gated_models], dbt_select="anchor_set_rows", dbt_exclude="test_name:not_in_anchor_set"
+    [gated_models],
+    dbt_select="review_pairs anchor_set_rows",
+    dbt_exclude="test_name:not_in_anchor_set",
 )
