@@ -17,6 +17,7 @@ import dagster as dg
 from feedback_platform.ingest.landing import drop_files
 from feedback_platform.ingest.readers import SUPPORTED_SUFFIXES
 from feedback_platform.privacy.requests import PRIVACY_DROP_SUFFIXES
+from feedback_platform.review.anchors import ANCHOR_DROP_SUFFIXES
 from feedback_platform.review.labels import REVIEW_DROP_SUFFIXES
 from feedback_platform.runs import process_tags, settle_dead_runs
 from feedback_platform.settings import Settings
@@ -196,6 +197,7 @@ def run_pipeline(settings: Settings, *, full_refresh: bool = False) -> int:
         (settings.events_landing_dir, SUPPORTED_SUFFIXES),
         (settings.reviews_landing_dir, REVIEW_DROP_SUFFIXES),
         (settings.privacy_landing_dir, PRIVACY_DROP_SUFFIXES),
+        (settings.anchors_landing_dir, ANCHOR_DROP_SUFFIXES),
     ):
         pending = drop_files(folder, suffixes)
         print(f"Drops in {folder}: {len(pending)} (ingested ones are skipped)")

@@ -6,6 +6,7 @@ import yaml
 from dagster_dbt import DbtProject
 
 from feedback_platform.contract import DBT_PROJECT_DIR
+from feedback_platform.ingest.pseudonymize import user_key
 from feedback_platform.settings import Settings
 
 # DBT_PROJECT_DIR: the repository's dbt_project/, or the folder FEEDBACK_PLATFORM_DBT_PROJECT_DIR
@@ -38,12 +39,21 @@ if dbt_project.preparer.using_dagster_dev() and manifest_is_stale(dbt_project):
     dbt_project.preparer.prepare(dbt_project)
 
 
+def gold_item_key(settings: Settings) -> str:
+    """The key gold review items' ids are hashed with (``review/gated/gold_items``): derived
+    from the platform's secret salt (an HMAC of a fixed label), so a reviewer cannot tell a
+    gold item by its id, and dbt's compiled SQL, which holds this key, never holds the salt."""
+    return user_key("feedback-platform:gold-items", settings.user_salt)
+
+
 def dbt_environment(settings: Settings) -> dict[str, str]:
-    """Environment the dbt profile reads: the absolute warehouse path of these settings and the
-    DuckDB memory limit, which dbt's own connection must keep too."""
+    """Environment the dbt profile and models read: the absolute warehouse path of these
+    settings, the DuckDB memory limit, which dbt's own connection must keep too, and the gold
+    items' key."""
     return {
         "FEEDBACK_PLATFORM_WAREHOUSE_PATH": str(settings.warehouse_path),
         "FEEDBACK_PLATFORM_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
+        "FEEDBACK_PLATFORM_GOLD_ITEM_KEY": gold_item_key(settings),
     }
 
 

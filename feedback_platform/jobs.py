@@ -11,13 +11,15 @@ from __future__ import annotations
 import dagster as dg
 from dagster_dbt import build_dbt_asset_selection
 
-from feedback_platform.assets.gated_models import PUBLICATION_MODELS
+from feedback_platform.assets.anchors import ANCHOR_TABLES
+from feedback_platform.assets.gated_models import ANCHOR_ROWS, PUBLICATION_MODELS
 from feedback_platform.assets.ingestion import EVENT_TABLES, DropTables
 from feedback_platform.assets.privacy import PRIVACY_TABLES, privacy_erasures
 from feedback_platform.assets.reporting import participation_weekly, reporting_models
 from feedback_platform.assets.review import review_agreement
 from feedback_platform.assets.review_labels import REVIEW_LABEL_TABLES
 from feedback_platform.assets.training import (
+    anchor_set,
     contributor_impact,
     kto_signals,
     preference_pairs,
@@ -36,7 +38,8 @@ WEEKLY_REPORTS = dg.AssetSelection.assets(reporting_models, participation_weekly
 #: every drop, since each new version re-publishes every row (each new event moves the as-of
 #: time and so every weight).
 PUBLICATION = (
-    dg.AssetSelection.assets(preference_pairs, kto_signals, contributor_impact) | PUBLICATION_MODELS
+    dg.AssetSelection.assets(anchor_set, preference_pairs, kto_signals, contributor_impact)
+    | PUBLICATION_MODELS
 )
 
 #: The dbt seeds (the event taxonomy, seeds/event_types.csv): no drop is upstream of them, but
@@ -64,13 +67,12 @@ def _ingest_job(
 ) -> dg.UnresolvedAssetJobDefinition:
     """A new drop refreshes its raw tables (one multi-asset) and everything downstream of them
     but the weekly reports (a sensor asks for the weeks that changed) and the datasets, and
-    ``also`` (what those read that no drop is upstream of)."""
-    downstream = dg.AssetSelection.assets(*tables.keys).downstream()
+    ``also`` (what those read that no drop is upstream of, or that the queue reads of the
+    publication's models: the anchor set's rows, which its gold items show)."""
+    downstream = dg.AssetSelection.assets(*tables.keys).downstream() - WEEKLY_REPORTS - PUBLICATION
     return dg.define_asset_job(
         name,
-        selection=(downstream | also if also is not None else downstream)
-        - WEEKLY_REPORTS
-        - PUBLICATION,
+        selection=downstream | also if also is not None else downstream,
         description=description,
         executor_def=dg.in_process_executor,
     )
@@ -80,14 +82,24 @@ ingest_events_job = _ingest_job(
     "ingest_events",
     EVENT_TABLES,
     "Ingest event drops and rebuild the dbt models and the review queue.",
-    also=DBT_SEEDS | REVIEW_GATE | TRAINING_OPT_OUTS,
+    also=DBT_SEEDS | REVIEW_GATE | TRAINING_OPT_OUTS | ANCHOR_ROWS,
 )
 
 ingest_reviews_job = _ingest_job(
     "ingest_reviews",
     REVIEW_LABEL_TABLES,
     "Ingest review label drops and rebuild agreement and the review queue.",
-    also=TRAINING_OPT_OUTS,
+    also=TRAINING_OPT_OUTS | ANCHOR_ROWS,
+)
+
+#: A curated anchor drop's run records the anchors only: the next publication holds them in the
+#: anchor set and out of the training splits. Not downstream of it all: a home may get anchors
+#: before any event, and curated anchors are never gold items, so the queue does not change.
+ingest_anchors_job = dg.define_asset_job(
+    "ingest_anchors",
+    selection=dg.AssetSelection.assets(*ANCHOR_TABLES.keys),
+    description="Record curated anchor drops (landing/anchors/) in raw.anchor_examples.",
+    executor_def=dg.in_process_executor,
 )
 
 #: A request drop's run records the requests, carries out the erase requests (every row, file
@@ -107,8 +119,8 @@ ingest_privacy_job = dg.define_asset_job(
 publish_datasets_job = dg.define_asset_job(
     PUBLISH_JOB_NAME,
     selection=PUBLICATION,
-    description="Publish new versions of the preference pairs and KTO signals (when their"
-    " content changed) and count contributor impact against the latest pairs.",
+    description="Publish new versions of the anchor set, preference pairs and KTO signals (when"
+    " their content changed) and count contributor impact against the latest pairs.",
     executor_def=dg.in_process_executor,
 )
 

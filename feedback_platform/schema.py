@@ -15,6 +15,8 @@ EVENTS_LEDGER = "raw.ingested_files"
 REVIEW_LEDGER = "raw.ingested_review_files"
 PRIVACY_LEDGER = "raw.ingested_privacy_files"
 PRIVACY_REQUESTS_TABLE = "raw.privacy_requests"
+ANCHOR_LEDGER = "raw.ingested_anchor_files"
+ANCHOR_EXAMPLES_TABLE = "raw.anchor_examples"
 
 AGREEMENT_TABLE = "review.agreement"
 
@@ -156,6 +158,21 @@ create table if not exists review.review_items (
 );
 """
 
+#: The known answer of every gold item ever queued (``review/gated/gold_items``), kept by the
+#: ``review_queue`` asset beside the item itself in ``review.review_items``, so a label returned
+#: after the anchor left the anchor set is still checked against it. No text, no user.
+GOLD_ANSWERS_TABLE = "review.gold_answers"
+GOLD_ANSWERS_DDL = f"""
+create schema if not exists review;
+
+create table if not exists {GOLD_ANSWERS_TABLE} (
+    item_id varchar primary key,      -- the item in review.review_items
+    answer varchar not null,          -- a | b: the side the anchor's person chose
+    anchor_id varchar not null,       -- the anchor (publication.anchor_set_rows) it shows
+    first_queued_at timestamp not null
+);
+"""
+
 #: Replaced whole (``create or replace``) by each agreement run, inside its transaction, so
 #: not part of ``ensure_schema``; every job that samples the queue runs that asset first.
 AGREEMENT_DDL = f"""
@@ -203,6 +220,32 @@ create table if not exists raw.quarantined_privacy_requests (
 );
 """
 
+#: Curated anchor examples (``landing/anchors/*.jsonl``): human-labeled pairs a curator vouches
+#: for, held out of every training split as part of the anchor set (models/publication). Their
+#: texts are scrubbed like event texts; ``labeled_by`` is a staff id, as given.
+ANCHORS_DDL = f"""
+create schema if not exists raw;
+
+create table if not exists {ANCHOR_EXAMPLES_TABLE} (
+    prompt varchar not null,
+    chosen varchar not null,
+    rejected varchar not null,
+    source varchar,                   -- where the curator took the example from, as given
+    labeled_by varchar not null,      -- the curator's staff id
+    source_file varchar not null,
+    line_number bigint not null,
+    ingested_at timestamp not null
+);
+
+create table if not exists raw.quarantined_anchor_examples (
+    source_file varchar not null,
+    line_number bigint not null,
+    raw_text varchar,                 -- scrubbed as an event's
+    reason varchar not null,
+    ingested_at timestamp not null
+);
+"""
+
 #: The training tables are built whole (``create or replace ... as``) by their assets.
 TRAINING_SCHEMA_DDL = "create schema if not exists training;"
 
@@ -213,11 +256,15 @@ SCHEMA_DDL = "\n".join(
         scrub_ledger_ddl(EVENTS_LEDGER),
         DROP_SHA256_DDL,
         REVIEW_ITEMS_DDL,
+        GOLD_ANSWERS_DDL,
         REVIEW_LABELS_DDL,
         ledger_ddl(REVIEW_LEDGER),
         scrub_ledger_ddl(REVIEW_LEDGER),
         PRIVACY_DDL,
         ledger_ddl(PRIVACY_LEDGER),
+        ANCHORS_DDL,
+        ledger_ddl(ANCHOR_LEDGER),
+        scrub_ledger_ddl(ANCHOR_LEDGER),
         TRAINING_SCHEMA_DDL,
     ]
 )

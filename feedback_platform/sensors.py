@@ -13,12 +13,14 @@ from pathlib import Path
 
 import dagster as dg
 
+from feedback_platform.assets.anchors import ANCHOR_TABLES
 from feedback_platform.assets.report_weeks import PARTICIPATION_WEEKLY
 from feedback_platform.ingest.landing import drop_files
 from feedback_platform.ingest.ledger_mirror import mirror_key, read_mirror
 from feedback_platform.ingest.readers import SUPPORTED_SUFFIXES
 from feedback_platform.jobs import (
     PIPELINE_JOB_NAME,
+    ingest_anchors_job,
     ingest_events_job,
     ingest_privacy_job,
     ingest_reviews_job,
@@ -95,6 +97,16 @@ privacy_drop_sensor = _drop_sensor(
     "raw_privacy_requests",
     "One ``ingest_privacy_requests`` run for all the new request files (``.jsonl``) in"
     " ``landing/privacy/``.",
+)
+
+anchor_drop_sensor = _drop_sensor(
+    "anchor_drop_sensor",
+    ingest_anchors_job,
+    lambda settings: settings.anchors_landing_dir,
+    ANCHOR_TABLES.suffixes,
+    "raw_anchor_examples",
+    "One ``ingest_anchors`` run for all the new curated anchor files (``.jsonl``) in"
+    " ``landing/anchors/``.",
 )
 
 

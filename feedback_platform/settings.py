@@ -167,6 +167,10 @@ class Settings:
         return self.landing_dir / "privacy"
 
     @cached_property
+    def anchors_landing_dir(self) -> Path:
+        return self.landing_dir / "anchors"
+
+    @cached_property
     def datasets_dir(self) -> Path:
         return self.home / "datasets"
 
@@ -195,6 +199,7 @@ class Settings:
             self.events_landing_dir,
             self.reviews_landing_dir,
             self.privacy_landing_dir,
+            self.anchors_landing_dir,
             self.datasets_dir,
             self.review_dir,
             self.reports_dir,

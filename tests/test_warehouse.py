@@ -52,18 +52,23 @@ def test_the_platform_tables_exist_once_a_connection_may_write_and_keep_their_ro
         "select table_schema || '.' || table_name from information_schema.tables order by 1",
     )
     assert [name for (name,) in tables] == [
+        "raw.anchor_examples",
         "raw.drop_sha256",
         "raw.feedback_events",
+        "raw.ingested_anchor_files",
+        "raw.ingested_anchor_files_scrubbed",
         "raw.ingested_files",
         "raw.ingested_files_scrubbed",
         "raw.ingested_privacy_files",
         "raw.ingested_review_files",
         "raw.ingested_review_files_scrubbed",
         "raw.privacy_requests",
+        "raw.quarantined_anchor_examples",
         "raw.quarantined_events",
         "raw.quarantined_privacy_requests",
         "raw.quarantined_review_labels",
         "raw.review_labels",
+        "review.gold_answers",
         "review.review_items",
     ]
     assert query(settings, "select * from raw.drop_sha256") == [("k", "abc")]

@@ -38,3 +38,7 @@ def type_string() -> str:
 
 def type_timestamp() -> str:
     return "timestamp"
+
+
+def array_construct(inputs: list[str], data_type: str) -> str:
+    return f"cast([{', '.join(inputs)}] as {data_type}[])"

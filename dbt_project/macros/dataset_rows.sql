@@ -18,3 +18,25 @@
 {% macro holdout_split(prompt_bucket, parameters='parameters') -%}
     case when {{ prompt_bucket }} < {{ parameters }}.holdout_percent then 'holdout' else 'train' end
 {%- endmacro %}
+
+{#- The key a prompt is held out or anchored by: the prompt with its whitespace removed, the text
+    the holdout bucket hashes, so prompts that differ only in whitespace are one prompt. -#}
+{% macro prompt_key(prompt) -%}
+    {{ without_whitespace(prompt) }}
+{%- endmacro %}
+
+{#- The pair sources whose chosen side a person wrote or chose, as a relation with one column
+    `source`: the event types of the taxonomy seed that carry the person's own text
+    (`edited_text`: edits, corrections) or their choice between two outputs
+    (`other_generation_id`: prefer), and the reviewers' decisions (`review`). A regeneration's
+    chosen side is the model's own replacement. Joined (`left join ... as human using (source)`)
+    rather than an `in` subquery, so it can also mark rows in a select list. -#}
+{% macro human_chosen_sources() -%}
+    (
+        select event_type as source
+        from {{ ref('event_types') }}
+        where event_type in {{ event_types_requiring(['edited_text', 'other_generation_id']) }}
+        union all
+        select 'review' as source
+    )
+{%- endmacro %}

@@ -27,3 +27,11 @@ select {{ column_name }}
 from {{ model }}
 where {{ column_name }} is null or {{ column_name }} <= 0 or {{ column_name }} > 1
 {% endtest %}
+
+{#- No text of `column_name` (whitespace removed: the prompt key) is a prompt of the anchor set:
+    the anchors must stay outside every training split. -#}
+{% test not_in_anchor_set(model, column_name) %}
+select {{ column_name }}
+from {{ model }}
+where {{ prompt_key(column_name) }} in (select prompt_key from {{ ref('anchor_set_rows') }})
+{% endtest %}

@@ -32,9 +32,23 @@ def gated_models(
     platform: PlatformResource,
     duckdb: DuckDBResource,
 ):
-    """The selected models after the agreement gate, in one ``dbt build``."""
-    yield from dbt_build(context, config, dbt, platform, duckdb)
+    """The selected models after the agreement gate, in one ``dbt build``. A test of several
+    models runs only when all of them are built (``buildable``): a drop's run rebuilds the
+    anchor set's rows for the queue's gold items, and the test that no dataset row has an
+    anchor's prompt must wait for the publication to rebuild the dataset rows as well."""
+    yield from dbt_build(context, config, dbt, platform, duckdb, indirect_selection="buildable")
 
 
 #: The dataset rows and contributor impact: published on their own cadence, not by every drop.
 PUBLICATION_MODELS = build_dbt_asset_selection([gated_models], dbt_select="path:models/publication")
+
+#: The anchor set's rows and the review pairs they read: the open queue's gold items show
+#: anchors, so a drop's run, which leaves the rest of the publication to its own cadence, builds
+#: them with the review models (an event drop's run selects no review pair otherwise, and on a
+#: new home there is none yet). Without the tests that no dataset row has an anchor's prompt:
+#: they test the dataset rows, which such a run does not rebuild (every build of those runs them).
+ANCHOR_ROWS = build_dbt_asset_selection(
+    [gated_models],
+    dbt_select="review_pairs anchor_set_rows",
+    dbt_exclude="test_name:not_in_anchor_set",
+)

@@ -22,7 +22,7 @@ from feedback_platform.assets.ingestion import (
     requested_paths,
 )
 from feedback_platform.assets.review import QUEUE_TABLE, export_jsonl
-from feedback_platform.assets.training import KTO, PAIRS, DatasetSpec, publish_dataset
+from feedback_platform.assets.training import ANCHORS, KTO, PAIRS, DatasetSpec, publish_dataset
 from feedback_platform.ingest.load import FileIngestResult
 from feedback_platform.privacy.erasure import (
     PublishedDataset,
@@ -135,7 +135,7 @@ def carry_out_erasures(
     """Every pending erase request (privacy/erasure.py): the user's files and rows, the review
     queue file rewritten without them, then the warehouse compacted to a fresh file and the
     requests completed. Returns the ids completed."""
-    datasets = [_erasable(dataset, settings.datasets_dir) for dataset in (PAIRS, KTO)]
+    datasets = [_erasable(dataset, settings.datasets_dir) for dataset in (PAIRS, KTO, ANCHORS)]
     with warehouse.get_connection() as con:
         pending = pending_erasures(con)
         if not pending:

@@ -23,10 +23,11 @@ from dagster_duckdb import DuckDBResource
 from feedback_platform.assets.metadata import md_table
 from feedback_platform.resources import PlatformResource
 from feedback_platform.review.agreement import ALPHA_THRESHOLD, nominal_alpha
-from feedback_platform.schema import AGREEMENT_DDL, AGREEMENT_TABLE
+from feedback_platform.schema import AGREEMENT_DDL, AGREEMENT_TABLE, GOLD_ANSWERS_TABLE
 from feedback_platform.warehouse import transaction
 
 BATCH_LABELS = dg.AssetKey(["review", "batch_labels"])
+REVIEWER_QUALITY = dg.AssetKey(["review", "reviewer_quality"])
 REVIEW_PAIRS = dg.AssetKey(["review", "review_pairs"])
 REVIEW_QUEUE_MODEL = dg.AssetKey(["review", "review_queue"])
 
@@ -35,6 +36,8 @@ QUEUE_TABLE = "review.review_queue"
 ITEM_STATUS_TABLE = "review.review_item_status"
 REVIEW_PAIRS_TABLE = "review.review_pairs"
 REVIEW_ITEMS_TABLE = "review.review_items"
+REVIEWER_QUALITY_TABLE = "review.reviewer_quality"
+GOLD_ITEMS_TABLE = "review.gold_items"
 
 _GATED_FOLDER = "path:models/review/gated"
 
@@ -48,6 +51,17 @@ review_items = dg.AssetSpec(
     group_name="review",
     kinds={"duckdb"},
     metadata={"table": REVIEW_ITEMS_TABLE},
+)
+
+#: ``review.gold_answers``, the known answers of the gold items ``review_queue`` queued: its own
+#: asset for the reason ``review_items`` is (the labels it judges flow back into the queue).
+gold_answers = dg.AssetSpec(
+    "gold_answers",
+    description="The known answer of every gold item ever queued (review.gold_answers),"
+    " appended by the review_queue asset; reviewer_quality judges labels against it.",
+    group_name="review",
+    kinds={"duckdb"},
+    metadata={"table": GOLD_ANSWERS_TABLE},
 )
 
 
@@ -64,13 +78,14 @@ def export_jsonl(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> None:
 
 
 @dg.asset(
-    deps=[BATCH_LABELS],
+    deps=[BATCH_LABELS, REVIEWER_QUALITY],
     check_specs=[
         dg.AssetCheckSpec(
             "review_batches_agree",
             asset="review_agreement",
             description="Every measurable review batch has Krippendorff's alpha >="
-            f" {ALPHA_THRESHOLD}; the labels of a batch below it are not used.",
+            f" {ALPHA_THRESHOLD} and no reviewer of it failed the gold items; the labels of a"
+            " batch below the threshold, and of such a reviewer, are not used.",
         )
     ],
     pool="duckdb",
@@ -83,11 +98,40 @@ def review_agreement(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     overall and per reason, as Krippendorff's alpha (nominal). Only batches whose alpha is at
     least 0.667 are used: their clear majorities become ``review`` preference pairs and their
     items leave the queue (``gated_models``). Python, as the ``krippendorff`` package
-    computes alpha."""
+    computes alpha. The labels measured are those of ``batch_labels``: no gold item's, and none
+    of a reviewer ``reviewer_quality`` left out of the batch for failing the gold items."""
     with duckdb.get_connection() as con:
         rows = write_agreement(con)
+        excluded = _excluded_reviewers(con)
     yield dg.MaterializeResult(metadata=_agreement_metadata(rows))
-    yield _agreement_check(rows)
+    yield _agreement_check(rows, excluded)
+
+
+class ExcludedReviewer(NamedTuple):
+    """A reviewer whose labels of a batch were left out: their gold items and right answers."""
+
+    batch: str
+    reviewer_id: str
+    gold_seen: int
+    gold_correct: int
+    min_gold_accuracy: float
+
+    def describe(self) -> str:
+        return (
+            f"batch {self.batch}: reviewer {self.reviewer_id} answered {self.gold_correct} of"
+            f" {self.gold_seen} gold items right ({self.gold_correct / self.gold_seen:.0%} <"
+            f" {self.min_gold_accuracy:.0%}), their labels are not used"
+        )
+
+
+def _excluded_reviewers(con: duckdb.DuckDBPyConnection) -> list[ExcludedReviewer]:
+    rows = con.execute(
+        f"""
+        select batch, reviewer_id, gold_seen, gold_correct, min_gold_accuracy
+        from {REVIEWER_QUALITY_TABLE} where is_excluded order by batch, reviewer_id
+        """
+    ).fetchall()
+    return [ExcludedReviewer(*row) for row in rows]
 
 
 def _agreement_metadata(rows: list["BatchAgreement"]) -> dict:
@@ -105,29 +149,39 @@ def _agreement_metadata(rows: list["BatchAgreement"]) -> dict:
     }  # fmt: skip
 
 
-def _agreement_check(rows: list["BatchAgreement"]) -> dg.AssetCheckResult:
-    """Warns when a measurable batch's alpha is below the threshold (its labels are unused)."""
+def _agreement_check(
+    rows: list["BatchAgreement"], excluded: list[ExcludedReviewer]
+) -> dg.AssetCheckResult:
+    """Warns when a measurable batch's alpha is below the threshold (its labels are unused) or
+    a reviewer's labels were left out for failing the gold items (named, with why)."""
     batches = [row for row in rows if row.reason == "all"]
     rejected = {
         row.batch: row.alpha for row in batches if row.alpha is not None and not row.is_usable
     }
     unmeasured = [row.batch for row in batches if row.alpha is None]
+    problems = [
+        *(
+            f"batch {batch}: Krippendorff's alpha {alpha:.3f} < {ALPHA_THRESHOLD}, "
+            "its labels are not used"
+            for batch, alpha in rejected.items()
+        ),
+        *(reviewer.describe() for reviewer in excluded),
+    ]
     return dg.AssetCheckResult(
         check_name="review_batches_agree",
-        passed=not rejected,
+        passed=not problems,
         severity=dg.AssetCheckSeverity.WARN,
         description=(
-            "; ".join(
-                f"batch {batch}: Krippendorff's alpha {alpha:.3f} < {ALPHA_THRESHOLD}, "
-                "its labels are not used"
-                for batch, alpha in rejected.items()
-            )
-            if rejected
+            "; ".join(problems)
+            if problems
             else f"every measurable batch has alpha >= {ALPHA_THRESHOLD}"
         ),
         metadata={
             "batches_below_threshold": dg.MetadataValue.json(rejected),
             "batches_unmeasurable": dg.MetadataValue.json(unmeasured),
+            "reviewers_left_out": dg.MetadataValue.json(
+                [reviewer._asdict() for reviewer in excluded]
+            ),
         },
     )
 
@@ -234,7 +288,23 @@ def review_queue(
 
 def _keep_queued_items(con: duckdb.DuckDBPyConnection) -> None:
     """Add the queue's new items to ``review.review_items``, stamped with when they were first
-    queued; items already there keep their row (their texts never change)."""
+    queued; items already there keep their row (their texts never change). The known answers of
+    its gold items go to ``review.gold_answers`` in the same transaction, so a label of a gold
+    item is always judged, even after its anchor left the anchor set."""
+    with transaction(con):
+        _append_queued_items(con)
+        con.execute(
+            f"""
+            insert into {GOLD_ANSWERS_TABLE} by name
+            select item_id, answer, anchor_id, now()::timestamp as first_queued_at
+            from {GOLD_ITEMS_TABLE}
+            where item_id in (select item_id from {QUEUE_TABLE})
+            on conflict do nothing
+            """
+        )
+
+
+def _append_queued_items(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"""
         insert into {REVIEW_ITEMS_TABLE} by name

@@ -81,9 +81,12 @@ def dbt_build(
     platform: PlatformResource,
     duckdb: DuckDBResource,
     dbt_env: Mapping[str, str] | None = None,
+    indirect_selection: str | None = None,
 ) -> Iterator:
     """``dbt build`` of the step's selected models, with each table's row count and columns.
-    Every dbt asset definition of the platform runs its models through this."""
+    Every dbt asset definition of the platform runs its models through this; with
+    ``indirect_selection`` (dbt's ``--indirect-selection``) a test of several models runs only
+    as that mode allows."""
     settings = platform.settings()
     # The dbt subprocess inherits this process's environment; its profile reads the path here.
     os.environ.update({**dbt_environment(settings), **(dbt_env or {})})
@@ -92,6 +95,8 @@ def dbt_build(
     # production, the platform's builds leave them out (2.9 s of the core build's 9.1 s on the
     # demo, 0.7 s of a report week's), and `make test` runs them all (tests/test_dbt_unit_tests.py).
     args += ["--exclude-resource-type", "unit_test"]
+    if indirect_selection:
+        args += ["--indirect-selection", indirect_selection]
     if config.dbt_vars:
         args += ["--vars", json.dumps(config.dbt_vars)]
     # One target folder per home, not one per run: dbt finds the parse it saved last time

@@ -8,6 +8,7 @@ import json
 import dagster as dg
 import pytest
 
+from feedback_platform.definitions import build_definitions
 from tests.assets.test_training import LONG_ANSWER, gen, published, run_pipeline, signal
 from tests.conftest import query, write_jsonl
 
@@ -18,6 +19,17 @@ def queued(settings, first_run) -> dict[str, dict]:
     reason."""
     lines = (settings.review_dir / "queue.jsonl").read_text().splitlines()
     return {item["reason"]: item for item in map(json.loads, lines)}
+
+
+def run_job(settings, name: str, ops_config: dict | None = None) -> dg.ExecuteInProcessResult:
+    """One job of the platform (a drop's, as its sensor asks for it) on the home's drops."""
+    job = build_definitions(settings).resolve_job_def(name)
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = job.execute_in_process(
+            instance=instance, run_config={"ops": ops_config} if ops_config else None
+        )
+    assert result.success
+    return result
 
 
 def label(item: dict, reviewer: str, value: str, minute: int, corrected_text=None) -> dict:
@@ -171,3 +183,70 @@ def test_the_segment_quota_keeps_a_small_segment_visible(settings):
         ("big/en", "negative_with_comment"),
         ("small/xx", "low_confidence_pair"),
     ]
+
+
+def test_a_careless_reviewer_is_caught_by_the_gold_items_and_left_out(settings, queued):
+    """Three more edits and a draw that makes every human decision an anchor: the queue gets
+    gold items that look like any other. A reviewer wrong on every gold item has all their
+    labels of the batch left out before agreement, and the check names them; no gold label
+    becomes a review pair."""
+    alice = {"user_id": "alice", "user_segment": "pro/en", "session_id": "tab-9"}
+    events = []
+    for n in range(3):
+        events += [
+            gen(f"x{n}", f"11:0{n}:00", f"x{n}", f"wrong fact {n}", alice, prompt=f"Fact {n}?"),
+            signal(f"xe{n}", "edit", f"11:0{n}:30", f"x{n}", alice, edited_text=f"right fact {n}"),
+        ]
+    write_jsonl(settings.events_landing_dir / "day2.jsonl", events)
+    gold_vars = {"anchors_per_segment": 10, "anchor_max_segment_share": 1.0, "gold_item_share": 1.0}
+    # the drops' own jobs, as the sensors run them: the queue without the datasets
+    run_job(settings, "ingest_events", {"gated_models": {"config": {"dbt_vars": gold_vars}}})
+
+    gold = dict(query(settings, "select item_id, answer from review.gold_answers"))
+    assert len(gold) == 4  # one per real item (share 1.0), of the five anchors
+    exported = [
+        json.loads(line) for line in (settings.review_dir / "queue.jsonl").read_text().splitlines()
+    ]
+    gold_lines = [item for item in exported if item["item_id"] in gold]
+    assert len(gold_lines) == 4 and len(exported) == 8
+    assert {tuple(item) for item in exported} == {tuple(exported[0])}  # the same fields
+    assert all(len(item["item_id"]) == 32 and item["generation_ids"] for item in exported)
+    wrong = {"a": "b", "b": "a"}
+    labels = agreeing_batch(queued)
+    for minute, (item_id, answer) in enumerate(sorted(gold.items()), start=20):
+        labels += [
+            {**label({"item_id": item_id}, "rev-1", answer, minute)},
+            {**label({"item_id": item_id}, "rev-2", answer, minute)},
+            {**label({"item_id": item_id}, "rev-3", wrong[answer], minute)},
+        ]
+    labels += [label(queued[reason], "rev-3", "tie", 40) for reason in queued]
+    write_jsonl(settings.reviews_landing_dir / "round-1.jsonl", labels)
+
+    result = run_job(settings, "ingest_reviews")
+
+    assert query(
+        settings,
+        "select reviewer_id, gold_seen, gold_correct, is_excluded from review.reviewer_quality"
+        " order by reviewer_id",
+    ) == [("rev-1", 4, 4, False), ("rev-2", 4, 4, False), ("rev-3", 4, 0, True)]
+    # rev-3's ties would have broken agreement: without them and the gold labels, alpha is 1
+    assert query(
+        settings,
+        "select labels, reviewers, alpha, is_usable from review.agreement where reason = 'all'",
+    ) == [(7, 2, 1.0, True)]
+    [check] = [
+        evaluation
+        for evaluation in result.get_asset_check_evaluations()
+        if evaluation.check_name == "review_batches_agree"
+    ]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert (
+        "batch round-1.jsonl: reviewer rev-3 answered 0 of 4 gold items right (0% < 70%),"
+        " their labels are not used" in check.description
+    )
+    # the three real items the two careful reviewers decided, and no gold item
+    assert query(
+        settings,
+        "select count(*), count(*) filter (where item_id in"
+        " (select item_id from review.gold_answers)) from review.review_pairs",
+    ) == [(3, 0)]

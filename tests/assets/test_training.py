@@ -3,12 +3,16 @@ preference pairs, KTO rows and review items, published as immutable versions."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from feedback_platform.assets.training import _human_share_check
+from feedback_platform.datasets.versions import PublishedVersion
 from feedback_platform.definitions import build_definitions
 from tests.conftest import event, query, write_jsonl
 
@@ -249,6 +253,8 @@ def test_the_dataset_checks_pass_on_what_was_published(settings, first_run):
         "no_prompt_in_both_splits": True,
         "weights_in_range": True,
         "provenance_resolves": True,
+        "no_anchor_prompt_in_splits": True,
+        "human_share_is_healthy": True,
     }
 
 
@@ -290,3 +296,89 @@ def test_a_trainer_loads_the_latest_version_with_hugging_face_datasets(
     rows = {row["source"]: row for split in splits.values() for row in split}
     assert rows["edit"]["chosen"] == "The capital of France is Paris."
     assert rows["edit"]["rejected"] == "The capital of France is Lyon."
+
+
+def test_anchors_stay_out_of_training_and_each_manifest_shows_the_human_share(settings, first_run):
+    """A curated anchor of the edited prompt (spaced differently): the next pairs version
+    leaves the edit out, names the anchor version it was cut against, and reports its human
+    share with the change from its parent."""
+    root, first, first_manifest = published(settings)
+    anchors_root = settings.datasets_dir / "anchor_set"
+    assert first_manifest["anchor_version"] == (anchors_root / "LATEST").read_text().strip()
+    assert first_manifest["human_share"]["share"] == pytest.approx(2 / 3)
+    assert first_manifest["human_share"]["by_model_version_and_segment"] == [
+        {"model_version": "m1", "user_segment": "free/en", "pairs": 1, "human_pairs": 1,
+         "model_pairs": 0, "human_share": 1.0, "change_from_parent": None},
+        {"model_version": "m1", "user_segment": "pro/en", "pairs": 2, "human_pairs": 1,
+         "model_pairs": 1, "human_share": 0.5, "change_from_parent": None},
+    ]  # fmt: skip
+    assert first_manifest["collapse_watch"] == {
+        "model_versions": 1, "top_model_version": "m1", "top_model_version_share": 1.0,
+        "min_human_share": 0.2, "max_model_version_share": 0.8,
+        "is_human_share_low": False, "is_one_model_version_dominant": False,
+    }  # fmt: skip
+    write_jsonl(
+        settings.anchors_landing_dir / "curated.jsonl",
+        [{"prompt": "Capital  of\nFrance?", "chosen": "Paris.", "rejected": "Lyon.",
+          "source": "geography-set", "labeled_by": "curator-1"}],
+    )  # fmt: skip
+
+    result = run_pipeline(settings)
+
+    anchor_version = (anchors_root / "LATEST").read_text().strip()
+    assert anchor_version != first_manifest["anchor_version"]
+    anchor_file = str(anchors_root / anchor_version / "anchor.parquet")
+    assert query(
+        settings, "select source, user_segment, prompt from read_parquet(?)", [anchor_file]
+    ) == [("curated", "curated", "Capital  of\nFrance?")]
+    _, second, manifest = published(settings)
+    assert manifest["anchor_version"] == anchor_version
+    assert manifest["parent_version"] == first
+    assert [source for source, *_ in pair_rows(settings, root / second)] == [
+        "prefer",
+        "regeneration",
+    ]
+    assert manifest["human_share"]["share"] == 0.5
+    assert manifest["human_share"]["change_from_parent"] == pytest.approx(0.5 - 2 / 3, abs=1e-6)
+    [pro] = [
+        group
+        for group in manifest["human_share"]["by_model_version_and_segment"]
+        if group["user_segment"] == "pro/en"
+    ]
+    assert (pro["human_share"], pro["change_from_parent"]) == (0.0, -0.5)
+    # no KTO prompt is an anchor's: its unchanged version stays, cut against the first anchors
+    # (its check reads it against the latest)
+    _, _, kto_manifest = published(settings, "kto_signals")
+    assert kto_manifest["anchor_version"] == first_manifest["anchor_version"]
+    checks = {
+        (evaluation.asset_key.to_user_string(), evaluation.check_name): evaluation
+        for evaluation in result.get_asset_check_evaluations()
+    }
+    for dataset in ("preference_pairs", "kto_signals"):
+        assert checks[(dataset, "no_anchor_prompt_in_splits")].passed
+    coverage = checks[("anchor_set", "anchors_cover_every_segment")]
+    assert not coverage.passed and "segment pro/en: 0 anchors < 5" in coverage.description
+
+
+def test_the_collapse_watch_warns_with_its_reasons():
+    """The check words the flags dbt set: a low human share, one dominant model version."""
+    watch = {
+        "model_versions": 2, "top_model_version": "m2", "top_model_version_share": 0.9,
+        "min_human_share": 0.2, "max_model_version_share": 0.8,
+        "is_human_share_low": True, "is_one_model_version_dominant": True,
+    }  # fmt: skip
+    figures = {"human_share": {"share": 0.1, "change_from_parent": -0.3}, "collapse_watch": watch}
+    version = PublishedVersion("v000002-x", Path("/nowhere"), is_new=True, manifest=figures)
+
+    check = _human_share_check(version, figures)
+
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert check.description == (
+        "version v000002-x: human share 0.100 < min_human_share 0.2; model version m2 holds"
+        " 0.900 of the pairs > max_model_version_share 0.8"
+    )
+    healthy = {**figures, "collapse_watch": {**watch, "is_human_share_low": False,
+                                             "is_one_model_version_dominant": False}}  # fmt: skip
+    assert _human_share_check(dataclasses.replace(version, manifest=healthy), figures).passed
+    # a version published before the watch existed is judged by the same rows' figures
+    assert not _human_share_check(dataclasses.replace(version, manifest={}), figures).passed

@@ -96,7 +96,8 @@ def test_real_data_is_scrubbed_of_its_one_email_address_and_nothing_else(setting
 
 def test_every_ranked_sibling_choice_becomes_exactly_one_prefer_pair(settings, oasst1_path):
     """Through the whole pipeline, as `feedback-platform run` executes it. One real choice is
-    between two replies with the same text: a degenerate pair, which is never emitted."""
+    between two replies with the same text: a degenerate pair, which is never emitted. Each
+    other choice is one pair, published or held out of training in the anchor set."""
     from tests.assets.test_training import published, run_pipeline
 
     write_oasst1_drop(oasst1_path, settings.events_landing_dir / "oasst1.jsonl")
@@ -121,7 +122,14 @@ def test_every_ranked_sibling_choice_becomes_exactly_one_prefer_pair(settings, o
         "select generation_ids[1], generation_ids[2] from read_parquet(?) where source = 'prefer'",
         [[str(root / latest / "train.parquet"), str(root / latest / "holdout.parquet")]],
     )
-    assert sorted(pairs) == sorted(distinct)  # exactly one pair each
-    assert manifest["row_counts"]["by_source"] == {"prefer": len(distinct)}
+    # the choices the anchor set holds (drawn per segment) are in no split
+    anchored = query(
+        settings,
+        "select generation_ids[1], generation_ids[2] from marts.fct_preference_candidates"
+        " where pair_id in (select anchor_id from training.anchor_set)",
+    )
+    assert anchored
+    assert sorted(pairs + anchored) == sorted(distinct)  # exactly one pair each
+    assert manifest["row_counts"]["by_source"] == {"prefer": len(distinct) - len(anchored)}
     # prompts are split by hash: with hundreds of prompts both splits get some
     assert set(manifest["row_counts"]["by_split"]) == {"train", "holdout"}

@@ -2,7 +2,8 @@
     The rows of the next preference-pairs version: the confident candidates of
     fct_preference_candidates (the others go to the review queue) and the reviewed pairs that
     passed the agreement gate, each with its recency weight and its split; none of a user out
-    of training data (int_training_opt_outs). The
+    of training data (int_training_opt_outs), and none of a prompt in the anchor set
+    (anchor_set_rows), which anchors every training run from outside its splits. The
     `preference_pairs` asset publishes these rows as a version (unless the latest has the same
     content) and keeps them as `training.preference_pairs`.
 -#}
@@ -27,6 +28,12 @@ parameters as (
 opted_out as (
 
     select * from {{ ref('int_training_opt_outs') }}
+
+),
+
+anchors as (
+
+    select * from {{ ref('anchor_set_rows') }}
 
 ),
 
@@ -91,6 +98,16 @@ consented_pairs as (
 
 ),
 
+-- a prompt of the anchor set is in no split: the anchors measure every run from outside
+unanchored_pairs as (
+
+    select consented_pairs.*
+    from consented_pairs
+    left join anchors on {{ prompt_key('consented_pairs.prompt') }} = anchors.prompt_key
+    where anchors.prompt_key is null
+
+),
+
 final as (
 
     select
@@ -108,7 +125,7 @@ final as (
         cast(pairs.confidence as double) as confidence,
         {{ recency_weight('pairs.occurred_at') }} as weight,
         {{ holdout_split('pairs.prompt_bucket') }} as split
-    from consented_pairs as pairs
+    from unanchored_pairs as pairs
     cross join parameters
 
 )
