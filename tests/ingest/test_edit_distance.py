@@ -20,7 +20,7 @@ MAX_CHARS = yaml.safe_load(PROJECT.read_text())["vars"]["edit_distance_max_chars
 def edit_distance_sql(variant: str = "duckdb") -> str:
     variables = {"edit_distance_max_chars": MAX_CHARS}
     module = (
-        jinja2.Environment()
+        jinja2.Environment(extensions=["jinja2.ext.do"])  # dbt's environment has `do` too
         .from_string(MACROS.read_text())
         .make_module({"var": variables.__getitem__})
     )
