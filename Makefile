@@ -39,10 +39,11 @@ demo: $(MANIFEST)
 	feedback-platform demo
 
 # Two pytest workers, each test file on one of them (its module-scoped homes are built once):
-# most of a test's time is a dbt subprocess, so two run side by side on two cores.
+# most of a test's time is a dbt subprocess, so two run side by side on two cores. The slowest
+# tests are listed at the end, so CI's log shows where the suite's time goes.
 test: lint $(MANIFEST)
 	dg check defs
-	python -m pytest -n 2 --dist loadfile
+	python -m pytest -n 2 --dist loadfile --durations=25
 
 lint: $(BIN)/feedback-platform
 	ruff check .
