@@ -27,6 +27,7 @@ PARTICIPATION_TABLE = "reports.participation_weekly"
 SKEW_TABLE = "reports.participation_skew_weekly"
 CHART_TABLE = "reports.participation_chart_weekly"
 SIGNAL_TYPES_TABLE = "reports.participation_signal_types"
+IMPLICIT_HUMAN_AGREEMENT_TABLE = "reports.implicit_human_agreement_weekly"
 
 #: Weeks of history the chart shows, this week included: the dbt var the chart's model (and the
 #: staleness of a week's report) reads too.
@@ -100,6 +101,19 @@ class SignalTypes:
 
 
 @dataclass(frozen=True)
+class ImplicitHumanAgreement:
+    """One model version's week: how often its implicit-signal labels matched the reviewers'
+    clear majorities on the same outputs (``reports.implicit_human_agreement_weekly``)."""
+
+    model_version: str
+    compared_items: int
+    agreeing_items: int
+    agreement_rate: float
+    min_agreement: float
+    is_agreement_low: bool
+
+
+@dataclass(frozen=True)
 class WeekFigures:
     """What a week's report shows, as the dbt models built it."""
 
@@ -107,6 +121,7 @@ class WeekFigures:
     skew: Skew
     history: list[tuple]  # (week, series, sessions, with explicit feedback), for the chart
     signal_types: SignalTypes
+    agreement: list[ImplicitHumanAgreement]  # by model version; empty when nothing was reviewed
 
 
 @dg.asset(
@@ -140,6 +155,9 @@ def participation_weekly(
 
     total = week.rows[0]
     context.log.info(f"{week_start}: {summary(week_start, week.rows, week.skew)}")
+    disagreeing = [model for model in week.agreement if model.is_agreement_low]
+    for model in disagreeing:
+        context.log.warning(f"{week_start}: {agreement_sentence(model)}")
     return dg.MaterializeResult(
         metadata={
             "report": dg.MetadataValue.md(ui_markdown),
@@ -151,6 +169,10 @@ def participation_weekly(
                 else float("nan")
             ),
             "sessions": total.sessions,
+            # model versions only: which ones to look at, no user's text
+            "models_with_low_implicit_human_agreement": dg.MetadataValue.text(
+                ", ".join(model.model_version for model in disagreeing) or "none"
+            ),
             "dagster/row_count": len(week.rows),
         }
     )
@@ -188,11 +210,19 @@ def read_week(con: duckdb.DuckDBPyConnection, week_start: date) -> WeekFigures:
         """,
         week,
     ).fetchall()
+    agreement = con.execute(
+        f"""
+        select {_columns(ImplicitHumanAgreement)} from {IMPLICIT_HUMAN_AGREEMENT_TABLE}
+        where week_start = $week_start order by model_version
+        """,
+        week,
+    ).fetchall()
     return WeekFigures(
         rows=[WeekRow(*row) for row in rows],
         skew=Skew(*skew),
         history=history,
         signal_types=_signal_types(con),
+        agreement=[ImplicitHumanAgreement(*row) for row in agreement],
     )
 
 
@@ -305,14 +335,41 @@ def summary(week_start: date, rows: list[WeekRow], skew: Skew) -> str:
     return " ".join(sentences)
 
 
+def agreement_sentence(model: ImplicitHumanAgreement) -> str:
+    """One model version's agreement with the reviewers; a warning when its flag is set, since
+    training on signals people overrule teaches the model the wrong thing."""
+    figures = (
+        f"{model.agreeing_items} of {model.compared_items} reviewed outputs of model "
+        f"{model.model_version} ({_pct(model.agreement_rate)})"
+    )
+    if model.is_agreement_low:
+        return (
+            f"**Warning: implicit signals stopped agreeing with people for model "
+            f"{model.model_version}**: they agreed with reviewers on {figures}, below the "
+            f"{100 * model.min_agreement:.0f}% floor; check its signals before training on them."
+        )
+    return f"Implicit signals agreed with reviewers on {figures}."
+
+
+def agreement_lines(agreement: list[ImplicitHumanAgreement]) -> list[str]:
+    """The report's lines on implicit signals against reviewers: one per model version
+    compared, or one saying nothing was."""
+    if not agreement:
+        return ["No output shown this week was reviewed against its implicit signals."]
+    return [agreement_sentence(model) for model in agreement]
+
+
 def render_markdown(week_start: date, week: WeekFigures, *, chart_src: str) -> str:
     rows, skew, types = week.rows, week.skew, week.signal_types
     week_end = week_start + timedelta(days=6)
+    # under the summary: a warning is the first thing a trainer reads, not a line at the bottom
+    warnings = [agreement_sentence(model) for model in week.agreement if model.is_agreement_low]
     lines = [
         f"# Participation report: week of {week_start} (Monday) to {week_end} (UTC)",
         "",
         summary(week_start, rows, skew),
         "",
+        *(f"{warning}\n" for warning in warnings),
         f"![Explicit participation rate by segment, recent weeks]({chart_src})",
         "",
         "## Participation",
@@ -347,6 +404,13 @@ def render_markdown(week_start: date, week: WeekFigures, *, chart_src: str) -> s
         f"| {_pct(skew.completed_share_all)} | {_pp(skew.completed_share_diff_pp)} |",
         f"| edit rate | {_pct(skew.edit_rate_explicit)} | {_pct(skew.edit_rate_all)} "
         f"| {_pp(skew.edit_rate_diff_pp)} |",
+        "",
+        "## Implicit signals against reviewers",
+        "",
+        "The reviewed outputs shown this week whose reviewers' clear majority can be held against"
+        " their implicit-signal label (a pair's direction, or one output's KTO label).",
+        "",
+        *(f"- {line}" for line in agreement_lines(week.agreement)),
         "",
     ]
     return "\n".join(lines)

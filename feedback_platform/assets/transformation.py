@@ -162,7 +162,7 @@ def observe_stale_reports(
             dg.AssetObservation(
                 asset_key=PARTICIPATION_WEEKLY,
                 partition=week,
-                metadata={"stale": "the week's sessions or generations were rebuilt"},
+                metadata={"stale": "the week's sessions, generations or reviews were rebuilt"},
             )
         )
     context.log.info(f"weekly reports to refresh: {', '.join(weeks) or 'none'}")

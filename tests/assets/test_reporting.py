@@ -16,7 +16,16 @@ import pytest
 from pytest import approx
 
 from feedback_platform.assets.ingestion import raw_feedback_events
-from feedback_platform.assets.reporting import participation_weekly, reporting_models
+from feedback_platform.assets.reporting import (
+    ImplicitHumanAgreement,
+    SignalTypes,
+    Skew,
+    WeekFigures,
+    WeekRow,
+    participation_weekly,
+    render_markdown,
+    reporting_models,
+)
 from feedback_platform.assets.transformation import dbt_models
 from feedback_platform.definitions import build_definitions
 from feedback_platform.resources import build_resources
@@ -187,6 +196,47 @@ def test_report_file_chart_and_ui_metadata(built):
     assert metadata["explicit_participation_rate"].value == 0.25
     assert metadata["report_path"].value == str(report)
     assert "](data:image/png;base64,iVBOR" in metadata["report"].value  # the UI shows the chart
+
+
+def test_a_week_without_reviews_has_no_agreement_rows_and_says_so(built):
+    settings, results = built
+    assert query(settings, "select count(*) from reports.implicit_human_agreement_weekly") == [(0,)]
+    for week in (WEEK_1, EMPTY_WEEK):
+        report = (settings.reports_dir / "participation" / f"{week}.md").read_text()
+        assert "- No output shown this week was reviewed against its implicit signals." in report
+        assert "Warning" not in report
+    [materialization] = results[WEEK_1].asset_materializations_for_node("participation_weekly")
+    assert materialization.metadata["models_with_low_implicit_human_agreement"].value == "none"
+
+
+def test_the_report_warns_for_the_model_whose_signals_people_overrule():
+    """m1's signals agree with reviewers on 6 of 10 outputs (flagged by its dbt model), m2's on
+    18 of 20: a warning for m1 under the summary and in the list, a plain line for m2."""
+    week = WeekFigures(
+        rows=[WeekRow("all", "all", 1, 0, 0.0, 1, 0, 1, 1.0, None)],
+        skew=Skew(*[None] * 6),
+        history=[],
+        signal_types=SignalTypes(explicit=["thumbs_up"], implicit=["copy"]),
+        agreement=[
+            ImplicitHumanAgreement("m1", 10, 6, 0.6, 0.7, is_agreement_low=True),
+            ImplicitHumanAgreement("m2", 20, 18, 0.9, 0.7, is_agreement_low=False),
+        ],
+    )
+
+    report = render_markdown(datetime(2026, 10, 5).date(), week, chart_src="chart.png")
+
+    warning = (
+        "**Warning: implicit signals stopped agreeing with people for model m1**: they agreed"
+        " with reviewers on 6 of 10 reviewed outputs of model m1 (60.0%), below the 70% floor;"
+        " check its signals before training on them."
+    )
+    assert report.count(warning) == 2
+    assert report.index(warning) < report.index("## Participation")
+    assert (
+        "- Implicit signals agreed with reviewers on 18 of 20 reviewed outputs of model m2"
+        " (90.0%)." in report
+    )
+    assert report.count("Warning") == 2  # none for m2
 
 
 def test_the_schedule_reports_the_week_that_just_ended(settings):

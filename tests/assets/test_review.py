@@ -7,8 +7,13 @@ import json
 
 import dagster as dg
 import pytest
+from dagster_dbt import build_dbt_asset_selection
 
+from feedback_platform.assets.reporting import participation_weekly, reporting_models
+from feedback_platform.assets.review_labels import REVIEW_LABEL_TABLES, raw_review_labels
+from feedback_platform.assets.transformation import dbt_models
 from feedback_platform.definitions import build_definitions
+from feedback_platform.resources import build_resources
 from tests.assets.test_training import LONG_ANSWER, gen, published, run_pipeline, signal
 from tests.conftest import query, write_jsonl
 
@@ -250,3 +255,74 @@ def test_a_careless_reviewer_is_caught_by_the_gold_items_and_left_out(settings, 
         "select count(*), count(*) filter (where item_id in"
         " (select item_id from review.gold_answers)) from review.review_pairs",
     ) == [(3, 0)]
+
+
+def test_the_weekly_report_holds_implicit_signals_against_reviewers(settings, queued):
+    """Reviewers overrule the thumbs down (KTO: undesirable; they find the output acceptable)
+    and confirm the tiny edit's direction (B, the edited text): 1 of 2 outputs of m1 agree.
+    The high-retry item has no implicit label and one review is no majority: neither counts.
+    The warning itself, over enough items, is rendered in test_reporting.py."""
+    retry, negative, tiny = (
+        queued["high_retry"],
+        queued["negative_with_comment"],
+        queued["low_confidence_pair"],
+    )
+    write_jsonl(
+        settings.reviews_landing_dir / "round-1.jsonl",
+        [
+            label(retry, "rev-1", "b", 1),
+            label(retry, "rev-2", "b", 2),
+            label(negative, "rev-1", "a", 3),
+            label(negative, "rev-2", "a", 4),
+            label(tiny, "rev-1", "b", 5),
+            label(tiny, "rev-2", "b", 6),
+            label(queued["conflicting_signals"], "rev-1", "a", 7),
+        ],
+    )
+
+    # the labels and the review models the comparison reads, without the gate and the queue
+    # that the drop's whole job rebuilds (other tests run it): about half its time
+    resources = build_resources(settings)
+    assert dg.materialize(
+        [raw_review_labels, dbt_models],
+        resources=resources,
+        selection=dg.AssetSelection.assets(*REVIEW_LABEL_TABLES.keys)
+        | build_dbt_asset_selection([dbt_models], dbt_select="path:models/review"),
+        run_config={"ops": {"raw_review_labels": {"config": {"files": []}}}},
+    ).success
+
+    assert query(
+        settings,
+        "select implicit_label_source, implicit_label, human_label, is_agreeing"
+        " from review.implicit_human_comparisons order by implicit_label_source",
+    ) == [("kto_label", "neither", "a", False), ("pair_direction", "b", "b", True)]
+    # the label batch moved the stamp of the week its outputs were shown in: its report is stale
+    assert query(
+        settings,
+        "select newest_input_ingested_at = (select max(ingested_at) from raw.review_labels)"
+        " from intermediate.int_weekly_report_inputs where week_start = '2026-10-05'",
+    ) == [(True,)]
+
+    for _ in range(2):  # a week built again replaces its rows
+        result = dg.materialize(
+            [reporting_models, participation_weekly],
+            resources=resources,
+            partition_key="2026-10-05",
+        )
+        assert result.success
+
+    # half of them agree, but 2 items are too few (min_implicit_human_compared_items: 10) to warn
+    assert query(
+        settings,
+        "select week_start::varchar, model_version, compared_items, agreeing_items,"
+        " agreement_rate, min_agreement, min_compared_items, is_agreement_low"
+        " from reports.implicit_human_agreement_weekly",
+    ) == [("2026-10-05", "m1", 2, 1, 0.5, 0.7, 10, False)]
+    report = (settings.reports_dir / "participation" / "2026-10-05.md").read_text()
+    assert (
+        "- Implicit signals agreed with reviewers on 1 of 2 reviewed outputs of model m1 (50.0%)."
+        in report
+    )
+    assert "Warning" not in report
+    [materialization] = result.asset_materializations_for_node("participation_weekly")
+    assert materialization.metadata["models_with_low_implicit_human_agreement"].value == "none"

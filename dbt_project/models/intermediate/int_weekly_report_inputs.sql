@@ -4,7 +4,9 @@
     report reads the sessions that started in the week and in the weeks before it that its
     chart shows (the week over week change reads the previous one, and a generation's segment
     its session), and the generations shown in the week or the next (the skew reads the
-    generations of the week's sessions, shown by then unless a session lasts over a week).
+    generations of the week's sessions, shown by then unless a session lasts over a week),
+    and the review decisions held against the implicit signals of the outputs shown in the week
+    (a label batch ingested later makes the week's agreement lines stale).
     A report is stale once this moves past the stamp it recorded
     (`reports.participation_report_inputs`). A view: it is read right after each build of the
     marts, and costs two scans of two columns.
@@ -20,6 +22,12 @@ with sessions as (
 generations as (
 
     select * from {{ ref('fct_generations') }}
+
+),
+
+implicit_human_comparisons as (
+
+    select * from {{ ref('implicit_human_comparisons') }}
 
 ),
 
@@ -40,6 +48,16 @@ generation_weeks as (
         max(batch_ingested_at) as newest_ingested_at
     from generations
     group by {{ week_of('generated_at') }}
+
+),
+
+comparison_weeks as (
+
+    select
+        week_start,
+        max(batch_ingested_at) as newest_ingested_at
+    from implicit_human_comparisons
+    group by week_start
 
 ),
 
@@ -71,11 +89,24 @@ generation_inputs as (
 
 ),
 
+-- the review decisions a week's report reads: those about its own outputs
+comparison_inputs as (
+
+    select
+        report_weeks.week_start,
+        compared.newest_ingested_at
+    from session_weeks as report_weeks
+    inner join comparison_weeks as compared on report_weeks.week_start = compared.week_start
+
+),
+
 inputs as (
 
     select * from session_inputs
     union all
     select * from generation_inputs
+    union all
+    select * from comparison_inputs
 
 ),
 

@@ -1,13 +1,14 @@
 {#-
     When the newest row one week's report read was ingested (the week of macros/report_week.sql),
     as `int_weekly_report_inputs` says at the time of the build: a week is reported again only
-    once that moves on. Built after the week's figures and chart (the `depends_on` below), so a
-    failed build of those leaves the week stale. No row for a week without sessions (none is
-    ever stale); a build replaces its week's row.
+    once that moves on. Built after the week's figures, chart and agreement lines (the
+    `depends_on` below), so a failed build of those leaves the week stale. No row for a week
+    without sessions (none is ever stale); a build replaces its week's row.
 -#}
 -- depends_on: {{ ref('rpt_participation_weekly') }}
 -- depends_on: {{ ref('rpt_participation_skew_weekly') }}
 -- depends_on: {{ ref('rpt_participation_chart_weekly') }}
+-- depends_on: {{ ref('rpt_implicit_human_agreement_weekly') }}
 {{
     config(
         materialized='incremental',

@@ -57,7 +57,9 @@ high_retry_items as (
         {{ array_of(['roots.generation_id', 'last_attempts.generation_id']) }} as generation_ids,
         {{ array_of(['roots.generation_event_id', 'last_attempts.generation_event_id']) }}
             as source_event_ids,
-        last_attempts.generated_at as occurred_at
+        last_attempts.generated_at as occurred_at,
+        cast(null as {{ dbt.type_string() }}) as pair_key,
+        cast(null as {{ dbt.type_string() }}) as generation_id
     from chain_roots as roots
     inner join chain_last_attempts as last_attempts on roots.chain_id = last_attempts.chain_id
 
@@ -82,7 +84,9 @@ pair_items as (
         cast(null as {{ dbt.type_string() }}) as user_comment,
         generation_ids,
         source_event_ids,
-        occurred_at
+        occurred_at,
+        pair_key,
+        cast(null as {{ dbt.type_string() }}) as generation_id
     from pair_candidates
     where is_low_confidence
 
@@ -125,7 +129,9 @@ single_output_items as (
         comment as user_comment,
         {{ array_of(['generation_id']) }} as generation_ids,
         {{ array_of(['generation_event_id']) }} as source_event_ids,
-        generated_at as occurred_at
+        generated_at as occurred_at,
+        cast(null as {{ dbt.type_string() }}) as pair_key,
+        generation_id
     from judged_generations
     where reason is not null
 
@@ -157,7 +163,9 @@ final as (
         user_comment,
         generation_ids,
         source_event_ids,
-        occurred_at
+        occurred_at,
+        pair_key,
+        generation_id
     from items
 
 )
