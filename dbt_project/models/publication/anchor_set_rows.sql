@@ -159,37 +159,21 @@ curated_anchors as (
 
 ),
 
+-- both in the columns of `decisions`, then the prompt key
+anchors as (
+
+    select * from drawn_decisions
+    union all
+    select * from curated_anchors
+
+),
+
 final as (
 
     select
-        anchor_id,
-        source,
-        prompt,
-        chosen,
-        rejected,
-        model_version,
-        user_segment,
-        user_key,
-        source_event_ids,
-        occurred_at,
-        prompt_key,
+        *,
         'anchor' as split
-    from drawn_decisions
-    union all
-    select
-        anchor_id,
-        source,
-        prompt,
-        chosen,
-        rejected,
-        model_version,
-        user_segment,
-        user_key,
-        source_event_ids,
-        occurred_at,
-        prompt_key,
-        'anchor' as split
-    from curated_anchors
+    from anchors
 
 )
 
