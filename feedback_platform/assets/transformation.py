@@ -134,9 +134,13 @@ def source_tables(manifest_path: Path) -> list[str]:
 
 
 def built_relations(target_dir: Path, manifest_path: Path) -> list[str]:
-    """The models and seeds the last build in ``target_dir`` made, as schema.name."""
+    """The models and seeds the last build in ``target_dir`` made, as schema.name (none when
+    dbt stopped before writing its results)."""
+    run_results = target_dir / "run_results.json"
+    if not run_results.exists():
+        return []
     nodes = json.loads(manifest_path.read_text(encoding="utf-8"))["nodes"]
-    results = json.loads((target_dir / "run_results.json").read_text(encoding="utf-8"))
+    results = json.loads(run_results.read_text(encoding="utf-8"))
     return sorted(
         f"{nodes[result['unique_id']]['schema']}.{nodes[result['unique_id']]['alias']}"
         for result in results["results"]
