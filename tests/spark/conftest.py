@@ -1,11 +1,10 @@
-"""One platform run on each engine for the whole Spark suite: the known-answer drop, then a late
-drop applied incrementally, each through the `feedback_pipeline` job (ingestion, the dbt steps,
-review, publication), one home on DuckDB and one with FEEDBACK_PLATFORM_ENGINE=spark on its own
-Thrift server (one JVM, started once: its start costs most of a minute, a pipeline run on it
-two to three). After each run, what the tests compare is kept: every core relation's rows and
-every published file. On Spark the relations are the copies the dbt steps brought back into
-the warehouse (engine/spark.py), which are Spark's results: what the Python steps published
-from."""
+"""One run of each step on each engine for the whole Spark suite (pipeline_snapshot.STEPS: the
+known-answer drop through the whole pipeline, then a late drop through ingestion and the core
+dbt step), one home on DuckDB and one with FEEDBACK_PLATFORM_ENGINE=spark on its own Thrift
+server (one JVM, started once: its start costs most of a minute). After each step, what the
+tests compare is kept: every core relation's rows and every published file. On Spark the
+relations are the copies the dbt steps brought back into the warehouse (engine/spark.py), which
+are Spark's results: what the Python steps published from."""
 
 from __future__ import annotations
 

@@ -4,18 +4,22 @@ the core dbt relations' rows and every published file (tests/spark/conftest.py).
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pytest
 
 from feedback_platform.assets.transformation import dbt_models
+from feedback_platform.ingest import load
 from feedback_platform.resources import build_resources
 from feedback_platform.settings import Settings
 from tests.assets.test_training import ALICE, CAROL, known_drop, run_pipeline, signal
+from tests.assets.test_transformation import build
 from tests.conftest import event, write_jsonl
 from tests.spark.spark_dbt import core_models, environment
 
@@ -36,8 +40,14 @@ def late_drop() -> list[dict]:
     ]  # fmt: skip
 
 
-#: The drops of each step, in order: the known-answer drop, then the late drop.
-STEPS = {"first": known_drop, "late": late_drop}
+#: Each step, in order: its drop, what runs it, and when its drop is ingested. The known-answer
+#: drop goes through the whole pipeline (ingestion, the dbt steps, review, publication); the
+#: late drop through ingestion and the core dbt step, the incremental build it tests. The same
+#: ingestion time on both engines, since the models carry it (``ingested_at``, the batch).
+STEPS: dict[str, tuple[Callable[[], list[dict]], Callable[[Settings], object], datetime]] = {
+    "first": (known_drop, run_pipeline, datetime(2026, 10, 6, 8, 0)),
+    "late": (late_drop, build, datetime(2026, 10, 6, 9, 0)),
+}
 
 #: A relation's column names and rows, by schema.name.
 Relations = dict[str, tuple[list[str], list]]
@@ -69,13 +79,28 @@ def spark_engine(port: int) -> Iterator[Settings]:
 
 
 def run_and_snapshot(settings: Settings) -> dict[str, Snapshot]:
-    """Each step's drop landed and the pipeline run; the snapshot after each."""
+    """Each step's drop landed and run; the snapshot after each."""
     snapshots = {}
-    for step, drop in STEPS.items():
+    for step, (drop, run, ingested_at) in STEPS.items():
         write_jsonl(settings.events_landing_dir / f"{step}.jsonl", drop())
-        run_pipeline(settings)
+        with ingestion_clock(ingested_at):
+            run(settings)
         snapshots[step] = snapshot(settings)
     return snapshots
+
+
+@contextmanager
+def ingestion_clock(now: datetime) -> Iterator[None]:
+    """Ingestion stamps its rows with ``now`` (UTC) while the block runs."""
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return now.replace(tzinfo=tz)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(load, "datetime", Clock)
+        yield
 
 
 def full_refresh_core_models(settings: Settings) -> Snapshot:
