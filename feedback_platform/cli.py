@@ -20,7 +20,7 @@ from feedback_platform.privacy.requests import PRIVACY_DROP_SUFFIXES
 from feedback_platform.review.anchors import ANCHOR_DROP_SUFFIXES
 from feedback_platform.review.labels import REVIEW_DROP_SUFFIXES
 from feedback_platform.runs import process_tags, settle_dead_runs
-from feedback_platform.settings import Settings
+from feedback_platform.settings import ENGINE_SPARK, Settings
 
 PIPELINE_JOB = "feedback_pipeline"
 PUBLISH_JOB_NAME = "publish_datasets"
@@ -257,8 +257,22 @@ def _platform(settings: Settings) -> Iterator[tuple[dg.Definitions, dg.DagsterIn
     from feedback_platform.instance import platform_instance
 
     settings.ensure_dirs()
+    if settings.engine == ENGINE_SPARK:
+        _start_spark(settings)
     with platform_instance(settings) as instance:
         yield build_definitions(settings), instance
+
+
+def _start_spark(settings: Settings) -> None:
+    """The home's Spark Thrift server, started before the run (it takes a minute or two) rather
+    than by its first dbt step; it stays up afterwards, as a service (`feedback-platform spark
+    stop`)."""
+    from feedback_platform.spark.thrift_server import ThriftServer
+
+    server = ThriftServer(settings.spark_dir, settings.spark_thrift_port)
+    if not server.is_running():
+        print(f"Starting the Spark Thrift server on {server.host}:{server.port} ...", flush=True)
+        server.start()
 
 
 def _stale_report_weeks(result: dg.ExecuteInProcessResult) -> list[str]:

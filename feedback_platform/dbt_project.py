@@ -49,9 +49,10 @@ def gold_item_key(settings: Settings) -> str:
 def dbt_environment(settings: Settings) -> dict[str, str]:
     """Environment the dbt profile and models read: the absolute warehouse path of these
     settings, the DuckDB memory limit, which dbt's own connection must keep too, and the gold
-    items' key."""
+    items' key; on Spark, the port of the home's Thrift server (target ``spark_thrift``)."""
     return {
         "FEEDBACK_PLATFORM_WAREHOUSE_PATH": str(settings.warehouse_path),
+        "FEEDBACK_PLATFORM_SPARK_THRIFT_PORT": str(settings.spark_thrift_port),
         "FEEDBACK_PLATFORM_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
         "FEEDBACK_PLATFORM_GOLD_ITEM_KEY": gold_item_key(settings),
     }

@@ -42,17 +42,10 @@ from feedback_platform.sensors import (
     review_drop_sensor,
     stale_reports_sensor,
 )
-from feedback_platform.settings import ENGINE_SPARK, Settings
+from feedback_platform.settings import Settings
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
-    if settings.engine == ENGINE_SPARK:
-        raise ValueError(
-            "FEEDBACK_PLATFORM_ENGINE=spark: the dbt models run on Spark (`feedback-platform"
-            " spark start`, then dbt's spark_thrift target), but the pipeline's Python assets"
-            " (ingestion, publication, review export, reports) do not yet; unset it to run the"
-            " pipeline on DuckDB"
-        )
     freshness = raw_events_freshness(settings)
     raw_assets = raw_feedback_events.map_asset_specs(
         lambda spec: (

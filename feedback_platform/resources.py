@@ -14,6 +14,7 @@ from dagster_dbt import DbtCliResource
 from packaging.version import Version
 
 from feedback_platform.dbt_project import dbt_project
+from feedback_platform.engine import engine_for
 from feedback_platform.settings import Settings
 from feedback_platform.warehouse import duckdb_resource
 
@@ -60,5 +61,9 @@ def build_resources(settings: Settings) -> dict[str, object]:
     return {
         "platform": PlatformResource(home=str(settings.home)),
         "duckdb": duckdb_resource(settings),
-        "dbt": PlatformDbtResource(project_dir=dbt_project, dbt_executable=executable("dbt")),
+        "dbt": PlatformDbtResource(
+            project_dir=dbt_project,
+            dbt_executable=executable("dbt"),
+            target=engine_for(settings).dbt_target,
+        ),
     }

@@ -53,11 +53,11 @@ def test_a_missing_salt_warns_once_and_uses_the_dev_salt(tmp_path, monkeypatch):
     assert settings.user_salt == DEV_USER_SALT
 
 
-def test_the_engine_is_duckdb_unless_set_and_spark_says_what_it_runs_yet(tmp_path):
+def test_the_engine_is_duckdb_unless_set_and_spark_builds_dbt_on_the_thrift_target(tmp_path):
     home = {"FEEDBACK_PLATFORM_HOME": str(tmp_path)}
     assert Settings.from_env(home).engine == "duckdb"
+    assert build_definitions(Settings.from_env(home)).resources["dbt"].target == "duckdb"
     with pytest.raises(ValueError, match="expected one of duckdb, spark"):
         Settings.from_env({**home, "FEEDBACK_PLATFORM_ENGINE": "trino"})
     spark = Settings.from_env({**home, "FEEDBACK_PLATFORM_ENGINE": "spark"})
-    with pytest.raises(ValueError, match="Python assets .* do not yet"):
-        build_definitions(spark)
+    assert build_definitions(spark).resources["dbt"].target == "spark_thrift"

@@ -4,11 +4,14 @@
 
 {#- Recency weight in (0, 1]: 0.5 ^ (age in days / half_life_days), the age counted from the
     dataset's as-of time, not the wall clock, so the same input always gives the same weights.
-    A row dated after the as-of time (a client clock running ahead) is not aged below zero. -#}
+    A row dated after the as-of time (a client clock running ahead) is not aged below zero.
+    Seconds per day as a double: Spark reads `86400.0` as a decimal and rounds the quotient to
+    its scale (weights off by 1e-9); DuckDB divides in doubles either way. -#}
 {% macro recency_weight(occurred_at, parameters='parameters') -%}
     power(
         0.5,
-        greatest({{ dbt.datediff(occurred_at, parameters ~ '.as_of', 'second') }}, 0) / 86400.0
+        greatest({{ dbt.datediff(occurred_at, parameters ~ '.as_of', 'second') }}, 0)
+            / cast(86400 as double)
             / {{ parameters }}.half_life_days
     )
 {%- endmacro %}

@@ -23,6 +23,7 @@ from feedback_platform.assets.ingestion import (
 )
 from feedback_platform.assets.review import QUEUE_TABLE, export_jsonl
 from feedback_platform.assets.training import ANCHORS, KTO, PAIRS, DatasetSpec, publish_dataset
+from feedback_platform.engine import engine_for
 from feedback_platform.ingest.load import FileIngestResult
 from feedback_platform.privacy.erasure import (
     PublishedDataset,
@@ -140,6 +141,7 @@ def carry_out_erasures(
         pending = pending_erasures(con)
         if not pending:
             return []
+        engine_for(settings).refuse_unported("privacy_erasures")
         erased_keys = set()
         for request_id, key in pending:
             # a key already erased in this loop (a second request of the same user) was done

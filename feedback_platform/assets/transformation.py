@@ -28,6 +28,7 @@ from feedback_platform.assets.report_weeks import (
     stale_report_weeks,
 )
 from feedback_platform.dbt_project import dbt_environment, dbt_project
+from feedback_platform.engine import Engine, engine_for
 from feedback_platform.resources import PlatformResource
 
 
@@ -106,9 +107,46 @@ def dbt_build(
     # environment variable the models read only when they run, not a var: a week's build
     # parses nothing again, macros/report_week.sql.)
     target = settings.dbt_target_dir / "with_vars" if config.dbt_vars else settings.dbt_target_dir
+    engine = engine_for(settings)
+    engine.publish_sources(duckdb, source_tables(dbt_project.manifest_path))
     events = dbt.cli(args, context=context, target_path=target).stream()
+    events = _then_fetch(events, engine, duckdb, target)
     yield from with_table_metadata(context, duckdb, events, dbt_project.manifest_path)
     keep_run_results(target, settings.dbt_target_dir, context.op_execution_context.op.name)
+
+
+def _then_fetch(
+    events: Iterator, engine: Engine, warehouse: DuckDBResource, target_dir: Path
+) -> Iterator:
+    """dbt's events, then (once dbt has exited, before the table metadata is read) the
+    relations the build made brought into the warehouse; after a failed build too, so the
+    models it did build are read (and the build's own error is the one reported)."""
+    try:
+        yield from events
+    finally:
+        engine.fetch_relations(warehouse, built_relations(target_dir, dbt_project.manifest_path))
+
+
+def source_tables(manifest_path: Path) -> list[str]:
+    """Every dbt source table, as schema.name."""
+    sources = json.loads(manifest_path.read_text(encoding="utf-8"))["sources"].values()
+    return sorted({f"{source['schema']}.{source['identifier']}" for source in sources})
+
+
+def built_relations(target_dir: Path, manifest_path: Path) -> list[str]:
+    """The models and seeds the last build in ``target_dir`` made, as schema.name (none when
+    dbt stopped before writing its results)."""
+    run_results = target_dir / "run_results.json"
+    if not run_results.exists():
+        return []
+    nodes = json.loads(manifest_path.read_text(encoding="utf-8"))["nodes"]
+    results = json.loads(run_results.read_text(encoding="utf-8"))
+    return sorted(
+        f"{nodes[result['unique_id']]['schema']}.{nodes[result['unique_id']]['alias']}"
+        for result in results["results"]
+        if result["status"] == "success"
+        and nodes.get(result["unique_id"], {}).get("resource_type") in ("model", "seed")
+    )
 
 
 def keep_run_results(target_dir: Path, home_target_dir: Path, step: str) -> Path:

@@ -307,3 +307,29 @@ def test_an_erasure_killed_mid_way_is_finished_by_the_next_run(erased, tmp_path,
             settings.datasets_dir / "preference_pairs" / erased[3]["preference_pairs"]
         ) / "manifest.json"
         assert json.loads(old.read_text())["redacted_by"] == ["req-erase-1"]
+
+
+def test_an_erasure_on_spark_stops_with_a_message_and_leaves_the_request_waiting(
+    erased, tmp_path, monkeypatch
+):
+    """The incremental models on Spark would keep the user's rows, so the erasure refuses
+    rather than completing a request it did not carry out."""
+    from feedback_platform.assets.privacy import privacy_erasures, raw_privacy_requests
+
+    with platform_home(tmp_path / "home") as settings:
+        shutil.copytree(erased[4], settings.home, dirs_exist_ok=True)
+        write_jsonl(
+            settings.privacy_landing_dir / "requests-1.jsonl",
+            [{"request_id": "req-erase-1", "user_id": ERIN["user_id"], "kind": "erase",
+              "requested_at": "2026-10-20T09:00:00Z"}],
+        )  # fmt: skip
+        monkeypatch.setenv("FEEDBACK_PLATFORM_ENGINE", "spark")
+        resources = build_resources(type(settings).from_env())
+        with pytest.raises(RuntimeError, match="privacy_erasures does not run on"):
+            dg.materialize([raw_privacy_requests, privacy_erasures], resources=resources)
+        assert query(settings, "select user_key, completed_at from raw.privacy_requests") == [
+            (ERIN_KEY, None)
+        ]
+        assert query(
+            settings, f"select count(*) from raw.feedback_events where user_id = '{ERIN_KEY}'"
+        ) == [(7,)]

@@ -1,21 +1,53 @@
-"""One local Spark for the Spark tests: dbt's `spark` target (dbt_project/profiles.yml, method
-`session`) in this process, so dbt and the tests share one SparkSession, one JVM and its Derby
-metastore, which admits one JVM at a time. Starting it costs most of a minute; it is started
-once per test process."""
+"""One run of each step on each engine for the whole Spark suite (pipeline_snapshot.STEPS: the
+known-answer drop through the whole pipeline, then a late drop through ingestion and the core
+dbt step), one home on DuckDB and one with FEEDBACK_PLATFORM_ENGINE=spark on its own Thrift
+server (one JVM, started once: its start costs most of a minute). After each step, what the
+tests compare is kept: every core relation's rows and every published file. On Spark the
+relations are the copies the dbt steps brought back into the warehouse (engine/spark.py), which
+are Spark's results: what the Python steps published from."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
-import pyspark  # the `spark` extra, which `make test` installs: no skip hides a missing one
+import pyspark  # noqa: F401  the `spark` extra, which `make test` installs: no skip hides it
 import pytest
 
-from tests.spark.spark_dbt import open_spark
+from feedback_platform.spark.thrift_server import ThriftServer
+from tests.conftest import platform_home
+from tests.spark.pipeline_snapshot import (
+    Snapshot,
+    free_port,
+    full_refresh_core_models,
+    run_and_snapshot,
+    spark_engine,
+)
+
+
+@dataclass(frozen=True)
+class EngineRuns:
+    """The snapshots after each step (``first``, ``late``) on each engine, the Spark home's
+    core relations after a full refresh, and the Spark home's Thrift server port."""
+
+    duckdb: dict[str, Snapshot]
+    spark: dict[str, Snapshot]
+    spark_full_refresh: Snapshot
+    thrift_port: int
 
 
 @pytest.fixture(scope="session")
-def spark(tmp_path_factory) -> Iterator[pyspark.sql.SparkSession]:
-    """The session dbt opens for the `spark` target, its warehouse and metastore in a temporary
-    directory."""
-    with open_spark(tmp_path_factory.mktemp("spark")) as session:
-        yield session
+def engine_runs(tmp_path_factory) -> Iterator[EngineRuns]:
+    root = tmp_path_factory.mktemp("engines")
+    with platform_home(root / "duckdb") as settings:
+        on_duckdb = run_and_snapshot(settings)
+    port = free_port()
+    with platform_home(root / "spark") as settings, spark_engine(port) as settings:
+        server = ThriftServer(settings.spark_dir, port)
+        server.start()
+        try:
+            on_spark = run_and_snapshot(settings)
+            refreshed = full_refresh_core_models(settings)
+            yield EngineRuns(on_duckdb, on_spark, refreshed, port)
+        finally:
+            server.stop()

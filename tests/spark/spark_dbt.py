@@ -1,6 +1,6 @@
-"""dbt on the `spark` target of dbt_project/profiles.yml (method `session`) in this process, and
-the source tables it reads, copied from a DuckDB warehouse through Parquet: for tests/spark and
-benchmarks/spark.py."""
+"""dbt on one of the profile's targets in this process (tests/spark: `duckdb`, `spark_thrift`),
+and, for benchmarks/spark.py, the `spark` target (method `session`) in this process with the
+source tables it reads copied from a DuckDB warehouse through Parquet."""
 
 from __future__ import annotations
 

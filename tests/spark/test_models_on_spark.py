@@ -1,72 +1,22 @@
-"""The dbt models built on Spark give DuckDB's results: the known-answer drop, then a late drop
-applied incrementally, each mart compared row for row with DuckDB's; the incremental run equals
-a full refresh on Spark too."""
+"""The dbt models built on Spark give DuckDB's results, end to end: the known-answer drop, then a
+late drop applied incrementally, each run through the whole pipeline on each engine
+(conftest.py), each core relation compared row for row with DuckDB's; the incremental run
+equals a full refresh on Spark too; and every file the Spark run published equals the DuckDB
+run's."""
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from datetime import datetime
 from pathlib import Path
 
-import duckdb
 import pytest
 
-from feedback_platform.assets.transformation import CORE_EXCLUDE
-from tests.assets.test_training import ALICE, CAROL, known_drop, signal
-from tests.assets.test_transformation import build
-from tests.conftest import event, platform_home, write_jsonl
-from tests.spark.spark_dbt import (
-    core_models,
-    dbt_on_spark,
-    export_source_tables,
-    register_source_tables,
-    run_dbt,
-)
+from tests.spark.spark_dbt import environment, run_dbt
 
 pytestmark = pytest.mark.spark
-
-#: What the core `dbt_models` step builds (everything but the folders after the agreement gate).
-CORE_SELECTION = ("--exclude", *CORE_EXCLUDE.split())
-
-
-def late_drop() -> list[dict]:
-    """A copy that arrives after its session was built (it changes g1's outcome and the
-    session's counts), and two events 29:59.966 apart: one session, as the gap is not over 30
-    minutes (dbt-spark's own dateadd dropped the fraction and split them)."""
-    return [
-        signal("late1", "copy", "09:03:00", "g1", ALICE),
-        event("late2", "view", occurred_at="2026-10-05T11:00:00.500Z", generation_id="g12",
-              dwell_ms=700, **CAROL),
-        event("late3", "view", occurred_at="2026-10-05T11:30:00.466Z", generation_id="g12",
-              dwell_ms=800, **CAROL),
-    ]  # fmt: skip
-
-
-def built_relations(warehouse: Path) -> list[str]:
-    """Every table and view the core step built in the warehouse, as schema.name."""
-    models = {(node["schema"], node["alias"]) for node in core_models()}
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        stored = set(
-            con.execute("select table_schema, table_name from information_schema.tables").fetchall()
-        )
-    return sorted(f"{schema}.{name}" for schema, name in models & stored)
-
-
-def duckdb_rows(warehouse: Path, relations: list[str]) -> dict[str, tuple[list[str], list]]:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        tables = {}
-        for relation in relations:
-            cursor = con.execute(f"select * from {relation}")
-            tables[relation] = ([c[0] for c in cursor.description], cursor.fetchall())
-        return tables
-
-
-def spark_rows(spark, relations: dict[str, tuple[list[str], list]]) -> dict[str, list]:
-    """Spark's rows of each relation, in DuckDB's column order."""
-    return {
-        relation: [tuple(row) for row in spark.table(relation).select(*columns).collect()]
-        for relation, (columns, _) in relations.items()
-    }
 
 
 def comparable(value):
@@ -97,59 +47,75 @@ def assert_equal_tables(expected: dict[str, list], actual: dict[str, list]) -> N
     }
 
 
-@pytest.fixture(scope="module")
-def duckdb_steps(tmp_path_factory) -> dict[str, tuple[Path, dict]]:
-    """The known drop built on DuckDB, then the late drop built incrementally: after each step,
-    its source tables exported to Parquet and the rows of every relation the core step built."""
-    root = tmp_path_factory.mktemp("duckdb")
-    steps = {}
-    with platform_home(root / "home") as settings:
-        for step, drop in (("first", known_drop()), ("late", late_drop())):
-            write_jsonl(settings.events_landing_dir / f"{step}.jsonl", drop)
-            build(settings)
-            export_source_tables(settings.warehouse_path, root / step)
-            relations = built_relations(settings.warehouse_path)
-            steps[step] = (root / step, duckdb_rows(settings.warehouse_path, relations))
-    return steps
+def rows_in(relations, columns_of, dropped: str | None = None) -> dict[str, list]:
+    """Each relation's rows with the columns of the same relation in ``columns_of`` (another
+    engine's), in that order, but ``dropped``."""
+    selected = {}
+    for name, (columns, rows) in relations.items():
+        wanted = [column for column in columns_of[name][0] if column != dropped]
+        assert set(columns) >= set(wanted), (name, columns, wanted)
+        picks = [columns.index(column) for column in wanted]
+        selected[name] = [tuple(row[i] for i in picks) for row in rows]
+    return selected
 
 
-@pytest.fixture(scope="module")
-def spark_target(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("spark-target")
+def assert_equal_relations(expected, actual, dropped: str | None = None) -> None:
+    assert actual.keys() == expected.keys()
+    assert_equal_tables(rows_in(expected, expected, dropped), rows_in(actual, expected, dropped))
 
 
-@pytest.fixture(scope="module")
-def first_build_on_spark(spark, duckdb_steps, spark_target) -> dict[str, list]:
-    """`dbt build` of the core models on Spark over the first step's source tables."""
-    export, duckdb_tables = duckdb_steps["first"]
-    register_source_tables(spark, export)
-    dbt_on_spark("build", *CORE_SELECTION, target_path=spark_target)
-    return spark_rows(spark, duckdb_tables)
-
-
-def test_the_core_models_on_spark_equal_duckdb(duckdb_steps, first_build_on_spark):
-    expected = {name: rows for name, (_, rows) in duckdb_steps["first"][1].items()}
+def test_the_core_models_on_spark_equal_duckdb(engine_runs):
+    expected = engine_runs.duckdb["first"].relations
     assert {"marts.fct_sessions", "marts.fct_preference_candidates"} <= expected.keys()
-    assert_equal_tables(expected, first_build_on_spark)
+    assert_equal_relations(expected, engine_runs.spark["first"].relations)
 
 
-def test_an_incremental_run_on_spark_equals_duckdb_and_a_full_refresh(
-    spark, duckdb_steps, first_build_on_spark, spark_target
-):
-    export, duckdb_tables = duckdb_steps["late"]
-    register_source_tables(spark, export)
-    dbt_on_spark("run", *CORE_SELECTION, target_path=spark_target)
-    incremental = spark_rows(spark, duckdb_tables)
-    assert_equal_tables({name: rows for name, (_, rows) in duckdb_tables.items()}, incremental)
+def test_an_incremental_run_on_spark_equals_duckdb_and_a_full_refresh(engine_runs):
+    incremental = engine_runs.spark["late"].relations
+    assert_equal_relations(engine_runs.duckdb["late"].relations, incremental)
 
     # a full refresh stamps every row with the newest batch: compared without that bookkeeping
-    settled = {
-        name: ([column for column in columns if column != "batch_ingested_at"], rows)
-        for name, (columns, rows) in duckdb_tables.items()
+    assert_equal_relations(
+        incremental, engine_runs.spark_full_refresh.relations, dropped="batch_ingested_at"
+    )
+
+
+#: A version folder's name: its number, then the time it was published.
+VERSION_NAME = re.compile(r"(v\d{6})-\d{8}T\d{6}Z")
+
+
+def comparable_manifest(data: bytes) -> dict:
+    """A manifest without what differs between two runs of the same content: the time it was
+    created and the times in version names."""
+    manifest = json.loads(VERSION_NAME.sub(r"\1", data.decode()))
+    manifest.pop("created_at")
+    return manifest
+
+
+def comparable_file(name: str, data: bytes):
+    if name.endswith("manifest.json"):
+        return comparable_manifest(data)
+    if name.endswith("LATEST"):
+        return VERSION_NAME.sub(r"\1", data.decode())
+    return data
+
+
+def test_every_file_published_on_spark_equals_duckdb(engine_runs):
+    """The known-answer drop's datasets and review queue byte for byte (the Parquet files, so
+    their sha256 in the manifests too), and each manifest but its times: the same content
+    fingerprint, row counts and human share."""
+    on_duckdb, on_spark = engine_runs.duckdb["first"].files, engine_runs.spark["first"].files
+    assert any(name.endswith("train.parquet") for name in on_duckdb)
+    assert on_spark.keys() == on_duckdb.keys()
+    differing = [
+        name
+        for name in on_duckdb
+        if comparable_file(name, on_spark[name]) != comparable_file(name, on_duckdb[name])
+    ]
+    assert not differing, {
+        name: (comparable_file(name, on_duckdb[name]), comparable_file(name, on_spark[name]))
+        for name in differing
     }
-    incremental = spark_rows(spark, settled)
-    dbt_on_spark("run", "--full-refresh", *CORE_SELECTION, target_path=spark_target)
-    assert_equal_tables(spark_rows(spark, settled), incremental)
 
 
 #: Prompts and their holdout buckets as DuckDB's md5_number gives them: the md5 of the prompt
@@ -179,5 +145,6 @@ def test_prompt_buckets_are_pinned_on_duckdb(tmp_path, monkeypatch):
     assert prompt_buckets("duckdb", tmp_path) == PINNED_BUCKETS
 
 
-def test_prompt_buckets_are_pinned_on_spark(spark, tmp_path):
-    assert prompt_buckets("spark", tmp_path) == PINNED_BUCKETS
+def test_prompt_buckets_are_pinned_on_spark(engine_runs, tmp_path):
+    with environment(FEEDBACK_PLATFORM_SPARK_THRIFT_PORT=str(engine_runs.thrift_port)):
+        assert prompt_buckets("spark_thrift", tmp_path) == PINNED_BUCKETS

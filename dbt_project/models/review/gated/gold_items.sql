@@ -27,13 +27,14 @@ item_status as (
 
 ),
 
--- the generations and events an anchor rests on: a curated example has none, so it would be
--- told apart by its empty lists, and is not shown as a gold item
+-- the generations an anchor rests on: a curated example has none, so it would be told apart
+-- by its empty lists, and is not shown as a gold item (the anchor's own source_event_ids are
+-- its pair's: selecting both is an ambiguous column on Spark)
 anchor_sources as (
 
-    select pair_id, generation_ids, source_event_ids, occurred_at from preference_candidates
+    select pair_id, generation_ids, occurred_at from preference_candidates
     union all
-    select pair_id, generation_ids, source_event_ids, occurred_at from review_pairs
+    select pair_id, generation_ids, occurred_at from review_pairs
 
 ),
 
@@ -42,7 +43,6 @@ keyed as (
     select
         anchors.*,
         anchor_sources.generation_ids,
-        anchor_sources.source_event_ids,
         anchor_sources.occurred_at as source_occurred_at,
         {{ dbt.hash(dbt.concat([gold_item_key(), "':gold:'", 'anchors.anchor_id'])) }}
             as item_id,
