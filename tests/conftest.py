@@ -23,6 +23,9 @@ def platform_home(home: Path) -> Iterator[Settings]:
         env.setenv("FEEDBACK_PLATFORM_HOME", str(home))
         env.setenv("FEEDBACK_PLATFORM_USER_SALT", TEST_SALT)
         env.delenv("DAGSTER_HOME", raising=False)
+        # the default engine, whatever an earlier test of this process set (a test on Spark
+        # sets FEEDBACK_PLATFORM_ENGINE inside its home)
+        env.delenv("FEEDBACK_PLATFORM_ENGINE", raising=False)
         settings = Settings.from_env()
         settings.ensure_dirs()
         yield settings

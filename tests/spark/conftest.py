@@ -36,8 +36,12 @@ class EngineRuns:
     thrift_port: int
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def engine_runs(tmp_path_factory) -> Iterator[EngineRuns]:
+    """The runs, made with FEEDBACK_PLATFORM_ENGINE=spark set only while they run: the tests get
+    the snapshots and the server's port, never the environment, so a DuckDB test that the same
+    pytest worker runs later cannot build on Spark (one did, until this fixture yielded outside
+    the environment). The server stops once the module's tests are done."""
     root = tmp_path_factory.mktemp("engines")
     with platform_home(root / "duckdb") as settings:
         on_duckdb = run_and_snapshot(settings)
@@ -48,6 +52,10 @@ def engine_runs(tmp_path_factory) -> Iterator[EngineRuns]:
         try:
             on_spark = run_and_snapshot(settings)
             refreshed = full_refresh_core_models(settings)
-            yield EngineRuns(on_duckdb, on_spark, refreshed, port)
-        finally:
+        except BaseException:
             server.stop()
+            raise
+    try:
+        yield EngineRuns(on_duckdb, on_spark, refreshed, port)
+    finally:
+        server.stop()
