@@ -397,29 +397,6 @@ def _docs(_: argparse.Namespace) -> int:
     return 0
 
 
-def group_has_live_process(group: int) -> bool:
-    """Whether a process of process group ``group`` is still running. A zombie is not: once
-    dg dev is gone its killed children wait for a parent to reap them, and where the machine's
-    init never does (as in some containers), a signal 0 to the group would keep finding them
-    and keep the UI waiting out its whole grace period (10.4 s from Ctrl-C to exit, against
-    7.3 s). Without /proc, signal 0 to the group decides."""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        try:
-            os.killpg(group, 0)
-        except ProcessLookupError:
-            return False
-        return True
-    for stat in proc.glob("[0-9]*/stat"):
-        try:
-            state, _ppid, pgid = stat.read_text().rsplit(")", 1)[1].split()[:3]
-        except (OSError, IndexError, ValueError):
-            continue  # gone while the folder was read
-        if int(pgid) == group and state != "Z":
-            return True
-    return False
-
-
 def _ui(args: argparse.Namespace) -> int:
     """`dg dev` for this platform home, stopped cleanly by Ctrl-C, SIGINT, SIGTERM or SIGHUP.
 
@@ -435,6 +412,7 @@ def _ui(args: argparse.Namespace) -> int:
     import time
 
     from feedback_platform.instance import ensure_instance_home
+    from feedback_platform.processes import group_has_live_process
     from feedback_platform.resources import executable
 
     grace_seconds = 7.0  # then SIGKILL: everything is gone well within 10 s

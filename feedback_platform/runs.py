@@ -17,6 +17,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from feedback_platform.processes import proc_stat
+
 PID_TAG = "feedback_platform/pid"
 HOST_TAG = "feedback_platform/host"
 
@@ -117,13 +119,15 @@ def _alive(pid: int, *, since: float | None) -> bool:
 
 def _process_start(pid: int) -> float | None:
     """When ``pid`` started (seconds since the epoch), from /proc; None where there is none."""
+    fields = proc_stat(pid)
+    if fields is None:
+        return None
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         boot = next(
             float(line.split()[1])
             for line in Path("/proc/stat").read_text().splitlines()
             if line.startswith("btime ")
         )
+        return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, StopIteration, ValueError):
         return None
-    return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")

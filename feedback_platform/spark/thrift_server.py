@@ -23,6 +23,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from feedback_platform.processes import group_has_live_process
+
 SERVER_CLASS = "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"
 #: Authentication the local server and its clients agree on: none, over plain Thrift (the
 #: server listens on 127.0.0.1 only). dbt-spark and PyHive both speak it.
@@ -154,4 +156,4 @@ def _group_alive(pid: int) -> bool:
         return False
     except PermissionError:  # a pid reused by another user's process: not ours
         return False
-    return True
+    return group_has_live_process(pid)  # zombies of its killed children are not alive
