@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import duckdb
 import pytest
@@ -25,9 +28,28 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+#: What the server logs once its own SIGTERM handler runs: it then stops its services and
+#: closes the metastore (after a SIGKILL it logs nothing).
+CLEAN_STOP = "RECEIVED SIGNAL TERM"
+
+
+@contextmanager
+def ignoring_stop_signals() -> Iterator[None]:
+    """This process ignores SIGINT and SIGTERM while the block runs, as a shell script's
+    background job does, or a pytest worker once Dagster has run a job in it."""
+    stops = (signal.SIGINT, signal.SIGTERM)
+    before = {signum: signal.signal(signum, signal.SIG_IGN) for signum in stops}
+    try:
+        yield
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+
+
 def test_one_server_shares_its_tables_with_every_client_and_stops(tmp_path):
     server = ThriftServer(tmp_path / "spark", free_port())
-    assert server.start()
+    with ignoring_stop_signals():
+        assert server.start()
     try:
         assert not server.start()  # already running: a second start does nothing
         parquet = tmp_path / "events.parquet"
@@ -57,6 +79,7 @@ def test_one_server_shares_its_tables_with_every_client_and_stops(tmp_path):
         assert json.loads(completed.stdout)["show"] == [{"events": 3}]
     finally:
         assert server.stop()
+    assert CLEAN_STOP in server.log_file.read_text()  # SIGTERM stopped it, not the SIGKILL
     assert not server.is_running()
     assert not server.pid_file.exists()
     assert not server.stop()  # nothing left to stop
