@@ -15,6 +15,15 @@ from feedback_platform.settings import Settings
 TEST_SALT = "test-salt-not-secret"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The Spark tests first, the rest in their usual order. `make test` gives each file to one
+    of two workers (``--dist loadfile``) in this order, and the Spark end-to-end file is the
+    longest by far (about 420 s): reached half-way through, it ran on alone while the other
+    worker sat idle (pytest 923.8 s for 1474 s of test time). Started first, the other worker
+    runs the rest beside it."""
+    items.sort(key=lambda item: item.get_closest_marker("spark") is None)
+
+
 @contextmanager
 def platform_home(home: Path) -> Iterator[Settings]:
     """A real platform home in ``home`` (for a test, or a module-scoped fixture): the
