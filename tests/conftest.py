@@ -20,7 +20,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     of two workers (``--dist loadfile``) in this order, and the Spark end-to-end file is the
     longest by far (about 420 s): reached half-way through, it ran on alone while the other
     worker sat idle (pytest 923.8 s for 1474 s of test time). Started first, the other worker
-    runs the rest beside it."""
+    runs the rest beside it; in the one run measured so far that gained nothing, as the two
+    cores were saturated (pytest 1005.1 s, benchmarks/RESULTS.md): keep it only if more runs
+    show a gain."""
     items.sort(key=lambda item: item.get_closest_marker("spark") is None)
 
 

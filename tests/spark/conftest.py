@@ -1,8 +1,8 @@
 """One run of each step on each engine for the whole Spark suite (pipeline_snapshot.STEPS: the
 known-answer drop through the whole pipeline, then a late drop through ingestion and the core
 dbt step), one home on DuckDB (which then rebuilds its core models with a full refresh) and one
-with FEEDBACK_PLATFORM_ENGINE=spark on its own Thrift
-server (one JVM, started once: its start costs most of a minute). After each step, what the
+with FEEDBACK_PLATFORM_ENGINE=spark on its own Thrift server (one JVM, started once: its start
+costs most of a minute). After each step, what the
 tests compare is kept: every core relation's rows and every published file. On Spark the
 relations are the copies the dbt steps brought back into the warehouse (engine/spark.py), which
 are Spark's results: what the Python steps published from."""
